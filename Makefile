@@ -1,0 +1,62 @@
+# Internet operations analytics course — every command a learner, instructor or maintainer needs.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+SEED ?= 2025
+NB ?=
+WORKERS ?= 2
+
+.DEFAULT_GOAL := help
+.PHONY: install help lab test test-fast data validate-data release course grade bench lock clean
+
+help: ## list the commands
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(STAMP): pyproject.toml requirements.lock
+	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is needed (looked for '$(PYTHON)'; set PYTHON=...)"; exit 1; }
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -c requirements.lock -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP) ## create .venv and install the pinned environment
+
+lab: $(STAMP) ## install if needed, check the default world, open JupyterLab on notebooks/
+	$(BIN)/opsbook world validate datasets
+	$(BIN)/opsbook lab
+
+test: $(STAMP) ## run the whole test suite (creates .venv when missing)
+	$(BIN)/python -m pytest -n $(WORKERS) --dist loadgroup
+
+test-fast: $(STAMP) ## run the tests that do not execute notebooks or build whole worlds
+	$(BIN)/python -m pytest -m "not slow"
+
+data: $(STAMP) ## regenerate the default world in datasets/ (byte for byte)
+	$(BIN)/opsbook world generate --seed $(SEED) --out datasets --key autograder/answer_key.json
+
+validate-data: $(STAMP) ## check datasets/ against its schema and checksums
+	$(BIN)/opsbook world validate datasets
+
+release: $(STAMP) ## regenerate notebooks/ from solutions/ with nbgrader
+	$(BIN)/opsbook course release
+
+course: $(STAMP) ## execute every solution notebook with papermill into build/course
+	$(BIN)/opsbook course run
+
+grade: $(STAMP) ## grade your own notebook: make grade NB=notebooks/01_metrics/01_metrics.ipynb
+	@test -n "$(NB)" || { echo "Usage: make grade NB=path/to/your_notebook.ipynb"; exit 2; }
+	$(BIN)/opsbook grade "$(NB)"
+
+bench: $(STAMP) ## print benchmark tables (world generation, grading)
+	$(BIN)/python -m bench
+
+lock: ## refresh requirements.lock from a clean install of pyproject's pins
+	rm -rf /tmp/opsbook-lock && $(PYTHON) -m venv /tmp/opsbook-lock
+	/tmp/opsbook-lock/bin/pip install --quiet '.[dev]'
+	( echo '# Every package version of the course environment (pip constraints). Regenerate with `make lock`.'; \
+	  /tmp/opsbook-lock/bin/pip freeze | grep -vE '^(opsbook|-e )' ) > requirements.lock
+
+clean: ## remove build artefacts (keeps .venv)
+	rm -rf build .pytest_cache

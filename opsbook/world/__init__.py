@@ -1,0 +1,1 @@
+"""The synthetic product world: schema, behavioural model, writer and validator."""
