@@ -14,14 +14,14 @@ from datetime import date
 @dataclass(frozen=True)
 class WorldConfig:
     seed: int = 2025
-    n_users: int = 12_000
+    n_users: int = 20_000
     days: int = 182
     start: date = date(2025, 1, 1)
     locale: str = "en_US"
 
     # Acquisition: the cheap channel whose users retain badly.
     poor_channel: str = "offline_promo"
-    poor_channel_engagement: float = 0.35     # multiplies daily activity of its users
+    poor_channel_engagement: float = 0.45     # multiplies daily activity of its users
     # Activation "aha": follow >= 3 accounts within the first 3 days (days 0-2).
     aha_follows: int = 3
     aha_days: int = 3
