@@ -53,7 +53,7 @@ class WorldConfig:
     # A/B tests: true effects on the day 1-7 return rate, and the SRM drop.
     ab_effects: dict = field(default_factory=lambda: {"onboarding_v2": 0.30, "feed_layout": 0.0, "push_prompt": 0.0})
     srm_experiment: str = "push_prompt"
-    srm_drop_share: float = 0.12               # of control exposures lost by a logging bug
+    srm_drop_share: float = 0.25               # of control exposures lost by a logging bug
 
     def as_dict(self) -> dict:
         d = asdict(self)

@@ -264,7 +264,7 @@ class _Builder:
                 break
         viral = np.sort(rng.choice(np.flatnonzero(pool), size=min(cfg.viral_hits, int(pool.sum())), replace=False))
 
-        appeal = rng.lognormal(0, 1.0, n) * np.where(author < 0, 2.0, 1.0)
+        appeal = rng.lognormal(0, 0.7, n) * np.where(author < 0, 2.0, 1.0)
         share_appeal = rng.lognormal(0, 0.4, n) * np.where(ctype == CONTENT_TYPES.index("video"), 1.5, 1.0)
         is_viral = np.zeros(n, bool)
         is_viral[viral] = True
@@ -272,7 +272,10 @@ class _Builder:
         half_life = np.array([3.0, 2.0, 6.0, 10.0])[ctype]
 
         need = np.isin(events.kind, CONTENT_EVENTS) & (events.content < 0)
-        idx = np.flatnonzero(need)
+        bot = need & (events.user >= self.pop.n)     # bots hit items at random, not by popularity
+        live = np.searchsorted(created, events.time[bot])
+        events.content[bot] = (rng.random(live.size) * live).astype(np.int64)
+        idx = np.flatnonzero(need & ~bot)
         ev_day = events.time[idx] // DAY
         order = np.argsort(ev_day, kind="stable")
         idx, ev_day = idx[order], ev_day[order]
@@ -284,7 +287,8 @@ class _Builder:
             m = int(np.searchsorted(created, d * DAY))
             age = d - created[:m] / DAY
             w = appeal[:m] * np.exp(-age / half_life[:m])
-            w = np.where(is_viral[:m] & (age < 7), w * 400 * np.exp(-age / 2.5) + 5, w)
+            hit = is_viral[:m] & (age < 7)       # a hit takes a big slice of the day's views
+            w = np.where(hit, 1.2 * w[~hit].sum() * np.exp(-age / 2.5), w)
             here = idx[lo:hi]
             shares = events.kind[here] == ET["share"]
             for mask, weight in ((~shares, w), (shares, w * share_appeal[:m])):
