@@ -1,0 +1,5 @@
+"""`python -m opsbook` is the `opsbook` command."""
+
+from opsbook.cli import main
+
+raise SystemExit(main())

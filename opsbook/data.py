@@ -1,0 +1,69 @@
+"""Load the world's tables as typed pandas frames.
+
+    from opsbook.data import load_world
+    world = load_world(DATA_DIR)          # {"users": DataFrame, "events": ..., ...}
+    orders = world["orders"]
+
+Times are ``datetime64`` (business time, Asia/Shanghai, no zone), ids
+``int64``, optional ids and scores nullable ``Int64``, flags ``bool``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+import pandas as pd
+
+from opsbook.world.io import read_table
+from opsbook.world.schema import TABLE_ORDER, TABLES, Table
+from opsbook.world.validate import READ_ERRORS, compare_header, describe_read_error
+
+DEFAULT_DATA_DIR = Path(__file__).resolve().parent.parent / "datasets"
+"""The repository's default world, ``datasets/`` next to the ``opsbook`` package."""
+
+_FIX = "Run `make data` to generate the default world, or pass DATA_DIR pointing to a world folder."
+
+
+def load_table(name: str, data_dir: str | Path | None = None) -> pd.DataFrame:
+    """Load one table of the world in ``data_dir`` (default: the repo's ``datasets/``)."""
+    return _load(_table(name), _folder(data_dir))
+
+
+def load_world(data_dir: str | Path | None = None, tables: Iterable[str] | None = None) -> dict[str, pd.DataFrame]:
+    """Load the named tables (default: all, in schema order) into a dict of typed frames."""
+    names = [tables] if isinstance(tables, str) else list(tables or TABLE_ORDER)
+    chosen = [_table(name) for name in names]
+    folder = _folder(data_dir)
+    return {table.name: _load(table, folder) for table in chosen}
+
+
+def _table(name: str) -> Table:
+    if name not in TABLES:
+        raise ValueError(f"Unknown table {name!r}; the world's tables are: {', '.join(TABLE_ORDER)}.")
+    return TABLES[name]
+
+
+def _folder(data_dir: str | Path | None) -> Path:
+    folder = DEFAULT_DATA_DIR if data_dir is None else Path(data_dir).expanduser()
+    if not folder.is_dir():
+        raise FileNotFoundError(f"No world folder at {folder.resolve()}. {_FIX}")
+    return folder
+
+
+def _load(table: Table, folder: Path) -> pd.DataFrame:
+    path = folder / table.filename
+    if not path.is_file():
+        raise FileNotFoundError(f"{table.filename} is missing: looked for {path.resolve()}. {_FIX}")
+    try:
+        header = compare_header(list(pd.read_csv(path, nrows=0).columns), table)
+        if header is None:
+            return read_table(path, table)
+    except (*READ_ERRORS, ValueError, TypeError, OverflowError) as exc:
+        raise ValueError(_cannot_load(table, folder, describe_read_error(exc))) from exc
+    raise ValueError(_cannot_load(table, folder, header))
+
+
+def _cannot_load(table: Table, folder: Path, reason: str) -> str:
+    return (f"{table.filename} in {folder} cannot be loaded: {reason}. "
+            f"`opsbook world validate {folder}` lists every problem; `make data` regenerates the default world.")

@@ -1,0 +1,138 @@
+"""Render the data dictionary (``datasets/README.md``) of a world from the schema.
+
+Only the world's public settings are printed (seed, size, period, locale,
+generator version): the planted-truth parameters of ``WorldConfig`` would
+give the exercises away, so they never reach the dictionary.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from opsbook import __version__
+
+from .schema import TABLES, TIMEZONE, Column, Table
+
+_TYPES = {
+    "int": "integer",
+    "Int": "integer",
+    "float": "decimal",
+    "bool": "True/False",
+    "str": "text",
+    "datetime": "datetime",
+    "date": "date",
+}
+
+DATA_NOTES = (
+    "`events` comes from client-side tracking (埋点): it records what the app managed to send. "
+    "Tracking can have gaps, so an absence of events is not proof of an absence of activity.",
+    "`orders` comes from the order database and is the source of truth for money; "
+    "`purchase` events are the client's view of the same orders and need not match them one to one.",
+    "`channel_spend` comes from the ad platforms' daily reports. Their install counts follow each "
+    "platform's own attribution and are not the same thing as signups in `users`.",
+    "`campaign_rewards` comes from the payout system: one row per payment made.",
+    "Names, cities, titles and comments are generated (Faker); any resemblance to real people is chance.",
+)
+
+
+def render_dictionary(meta: dict, row_counts: dict[str, int]) -> str:
+    """The markdown data dictionary of a world.
+
+    ``meta`` holds at least seed, n_users, days, start (ISO date) and locale, as
+    in ``WorldConfig.as_dict()``, plus an optional generator_version (default:
+    the opsbook version); any other key is ignored. ``row_counts`` maps every
+    table name to its number of rows.
+    """
+    parts = [_header(meta), _conventions(), _notes()]
+    parts += [_table_section(table, row_counts[table.name]) for table in TABLES.values()]
+    return "\n\n".join(parts) + "\n"
+
+
+def _header(meta: dict) -> str:
+    start = date.fromisoformat(str(meta["start"]))
+    end = start + timedelta(days=int(meta["days"]))
+    version = meta.get("generator_version", __version__)
+    return "\n".join([
+        "# Data dictionary of the product world",
+        "",
+        "A synthetic but consistent world of a content-and-commerce app: every table is an "
+        "observation of one behavioural simulation of its users, so the tables agree with each other.",
+        "",
+        "## How this world was generated",
+        "",
+        f"- seed: `{meta['seed']}`",
+        f"- period: {start} to {end} (exclusive), {int(meta['days'])} days",
+        f"- locale of names and text: `{meta['locale']}`",
+        f"- generator version: `{version}`",
+        "",
+        "Regenerate it byte for byte (same pinned package versions) with",
+        "",
+        "```",
+        f"opsbook world generate --seed {meta['seed']} --users {meta['n_users']} --days {meta['days']} "
+        f"--locale {meta['locale']} --out DIR",
+        "```",
+        "",
+        "and check a folder against this dictionary and `MANIFEST.sha256` with `opsbook world validate DIR`. "
+        "Load it in Python with `opsbook.data.load_world(DATA_DIR)`.",
+    ])
+
+
+def _conventions() -> str:
+    return "\n".join([
+        "## Conventions",
+        "",
+        f"- Times are business time ({TIMEZONE}, UTC+8) written without a zone as `YYYY-MM-DD HH:MM:SS`; "
+        "a day is a calendar day in that zone. Dates are `YYYY-MM-DD`.",
+        "- Ranges are half-open, `[start, end)`: the start is included, the end is not.",
+        "- Money is in CNY (yuan), with two decimals.",
+        "- Files are gzip-compressed UTF-8 CSV with a header line; an empty field is a missing value.",
+        "- Ids are positive integers; a column marked as a reference holds ids of another table.",
+    ])
+
+
+def _notes() -> str:
+    return "\n".join(["## Data notes", "", "What the data team tells every new analyst:", ""]
+                     + [f"- {note}" for note in DATA_NOTES])
+
+
+def _table_section(table: Table, rows: int) -> str:
+    key = ", ".join(f"`{c}`" for c in table.primary_key) or "none (rows need not be unique)"
+    lines = [
+        f"## `{table.name}`",
+        "",
+        table.description,
+        "",
+        f"- file: `{table.filename}`",
+        f"- rows: {rows:,}",
+        f"- primary key: {key}",
+        "",
+        "| column | type | null? | allowed values / range | references | meaning |",
+        "|---|---|---|---|---|---|",
+    ]
+    lines += [_column_row(c) for c in table.columns]
+    if table.rules:
+        lines += ["", "Rules:", ""] + [f"- {_cell(rule)}" for rule in table.rules]
+    return "\n".join(lines)
+
+
+def _column_row(c: Column) -> str:
+    reference = f"`{c.references}`" if c.references else ""
+    cells = [f"`{c.name}`", _TYPES[c.dtype], "yes" if c.nullable else "no", _allowed(c), reference, c.description]
+    return "| " + " | ".join(_cell(x) for x in cells) + " |"
+
+
+def _allowed(c: Column) -> str:
+    if c.values is not None:
+        return ", ".join(f"`{v}`" for v in c.values)
+    if c.minimum is not None and c.maximum is not None:
+        return f"{c.minimum:g} to {c.maximum:g}"
+    if c.minimum is not None:
+        return f">= {c.minimum:g}"
+    if c.maximum is not None:
+        return f"<= {c.maximum:g}"
+    return ""
+
+
+def _cell(text: str) -> str:
+    """Escape a markdown table cell."""
+    return text.replace("|", "\\|").replace("\n", " ")
