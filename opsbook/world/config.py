@@ -30,8 +30,8 @@ class WorldConfig:
     bug_platform: str = "android"
     bug_version: str = "3.2.0"
     fix_version: str = "3.2.1"
-    bug_start_day: int = 103                  # 2025-04-14 in the default world
-    bug_days: int = 21
+    bug_start_day: int = 161                  # 2025-06-11, during the 618 run-up
+    bug_days: int = 40                        # still broken when the data ends (the capstone's problem)
     bug_activity_multiplier: float = 0.55
     bug_churn_multiplier: float = 4.0
     # Tracking outage: no events logged in [start hour, end hour) on one day.

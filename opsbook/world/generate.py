@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -410,7 +411,7 @@ class _Builder:
             "signup_time": self.time(users["signup"][o]),
             "channel": np.array(CHANNELS, dtype=object)[users["channel"][o]],
             "platform": np.array(PLATFORMS, dtype=object)[users["platform"][o]],
-            "app_version": app_version(cfg, users["signup"][o] // DAY, users["platform"][o] == 1),
+            "app_version": app_version(cfg, users["signup"][o] // DAY),
             "referrer_id": _nullable(users["referrer"][o]),
         })
 
@@ -575,7 +576,9 @@ class _Builder:
                                 "end": f"{day(cfg.outage_day)} {cfg.outage_hours[1]:02d}:00:00"},
             "bot_spike": {"day": day(cfg.bot_day), "hour": cfg.bot_hour, "user_ids": self.bot_user_ids.tolist()},
             "buggy_release": {"platform": cfg.bug_platform, "version": cfg.bug_version, "fixed_in": cfg.fix_version,
-                              "start": day(cfg.bug_start_day), "end": day(cfg.bug_start_day + cfg.bug_days)},
+                              "start": day(cfg.bug_start_day),
+                              "end": day(min(cfg.bug_start_day + cfg.bug_days, cfg.days)),
+                              "fixed_within_data": cfg.bug_start_day + cfg.bug_days <= cfg.days},
             "experiments": {"with_effect": "onboarding_v2", "no_effect": "feed_layout", "sample_ratio_mismatch": cfg.srm_experiment},
             "bad_reward_claims": {
                 "duplicate_reward_ids": sorted(self.reward_row_to_id[rewards["planted_duplicate_rows"]].tolist()),
@@ -605,6 +608,27 @@ def _rank_within(groups: np.ndarray) -> np.ndarray:
     return out
 
 
+WORLD_META = "world.json"
+META_FIELDS = ("seed", "n_users", "days", "start", "locale")
+
+
+def world_meta(config: WorldConfig) -> dict:
+    """What a world folder says about how it was made: enough to re-run its model, nothing planted."""
+    meta = {k: v for k, v in config.as_dict().items() if k in META_FIELDS}
+    meta["generator_version"] = GENERATOR_VERSION
+    return meta
+
+
+def config_from_meta(meta: dict) -> WorldConfig:
+    """The config that made a world folder (planted parameters are the course defaults)."""
+    if str(meta.get("generator_version")) != GENERATOR_VERSION:
+        raise ValueError(f"world made by generator version {meta.get('generator_version')}, "
+                         f"this is version {GENERATOR_VERSION}: regenerate it with `opsbook world generate`")
+    fields = {k: meta[k] for k in META_FIELDS}
+    fields["start"] = date.fromisoformat(fields["start"])
+    return WorldConfig(**fields)
+
+
 def write_world(world: World, out_dir: str | Path, key_path: str | Path | None = None) -> list[Path]:
     """Write every table, ``MANIFEST.sha256`` and the data dictionary ``README.md`` to ``out_dir``;
     the answer key goes to ``key_path`` (default: ``<out_dir>-answer-key.json`` beside it)."""
@@ -613,9 +637,10 @@ def write_world(world: World, out_dir: str | Path, key_path: str | Path | None =
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = [io.write_table(world.tables[name], TABLES[name], out) for name in TABLES]
+    meta = world_meta(world.config)
+    paths.append(out / WORLD_META)
+    paths[-1].write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
     io.write_manifest(out, [p.name for p in paths])
-    meta = {k: v for k, v in world.config.as_dict().items() if k in ("seed", "n_users", "days", "start", "locale")}
-    meta["generator_version"] = GENERATOR_VERSION
     readme = out / "README.md"
     readme.write_text(render_dictionary(meta, {n: len(df) for n, df in world.tables.items()}), encoding="utf-8")
     key = Path(key_path) if key_path else out.parent / f"{out.name}-answer-key.json"

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .config import WorldConfig
-from .schema import CHANNELS, EXPERIMENTS
+from .schema import CHANNELS, EXPERIMENTS, PLATFORMS
 
 DAY = 86_400
 
@@ -232,7 +232,7 @@ def simulate(config: WorldConfig, pop: Population, factors: DayFactors,
     camps = {c.kind: c for c in campaigns_for(config)}
     joined = {c.campaign_id: np.full(n, -1) for c in camps.values()}
     targets = np.full(n, -1)
-    android = pop.platform == 1
+    buggy_platform = pop.platform == PLATFORMS.index(config.bug_platform)
     onboarding = pop.experiment_variant["onboarding_v2"] == 1
     bug_lo, bug_hi = config.bug_start_day, config.bug_start_day + config.bug_days
     users, days, orders = [], [], []
@@ -240,7 +240,7 @@ def simulate(config: WorldConfig, pop: Population, factors: DayFactors,
     for d in range(config.days):
         m = int(np.searchsorted(signup_day, d, side="right"))  # users signed up by day d
         tenure = d - signup_day[:m]
-        bug = android[:m] & (bug_lo <= d < bug_hi)
+        bug = buggy_platform[:m] & (bug_lo <= d < bug_hi)
 
         hazard = pop.churn[:m] * (1 + 3 * np.exp(-tenure / 3))
         hazard = np.where(bug, hazard * config.bug_churn_multiplier, hazard)
@@ -303,7 +303,7 @@ def simulate(config: WorldConfig, pop: Population, factors: DayFactors,
     )
 
 
-def app_version(config: WorldConfig, day: np.ndarray, android: np.ndarray) -> np.ndarray:
+def app_version(config: WorldConfig, day: np.ndarray) -> np.ndarray:
     """Version installed at signup: the buggy release ships on both platforms, the fix follows."""
     versions = np.full(day.size, APP_VERSIONS[0][0], dtype=object)
     for version, first in APP_VERSIONS[1:]:
