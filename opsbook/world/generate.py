@@ -73,7 +73,8 @@ class _Builder:
         cfg = self.config
         self.factors = day_factors(cfg)
         self.pop: Population = draw_population(cfg, self.rng["population"], self.factors)
-        self.act: Activity = simulate(cfg, self.pop, self.factors, self.rng["simulate"], progress=self.bar)
+        self.act, self.state = simulate(cfg, self.pop, self.factors, self.rng["simulate"], list(self.camps.values()),
+                                        range(cfg.days), progress=self.bar)
         self.sess: Sessions = draw_sessions(self.pop, self.act, self.rng["sessions"])
         tenure = self.act.day[self.sess.pair] - self.pop.signup_day[self.sess.user]
         parts = [filler_events(self.pop, self.sess, tenure, cfg.aha_days, self.rng["events"])]
@@ -466,11 +467,12 @@ class _Builder:
             "rules": [c.rules for c in camps], "target_group": [c.target_group for c in camps],
             "holdout_share": [c.holdout_share for c in camps],
         })
-        targeted = np.flatnonzero(self.act.targets >= 0)
+        coupon_targets = self.act.targets[self.camps["coupon"].campaign_id]
+        targeted = np.flatnonzero(coupon_targets >= 0)
         targeted = targeted[np.argsort(uid[targeted])]
         t["campaign_targets"] = io.to_frame(TABLES["campaign_targets"], {
             "campaign_id": np.full(targeted.size, self.camps["coupon"].campaign_id), "user_id": uid[targeted],
-            "group": np.where(self.act.targets[targeted] == 1, "treatment", "holdout"),
+            "group": np.where(coupon_targets[targeted] == 1, "treatment", "holdout"),
         })
 
         ro = np.lexsort((rewards["user"], rewards["time"]))

@@ -57,6 +57,8 @@ class Campaign:
     rules: str
     target_group: str
     holdout_share: float = 0.0
+    target: str | None = None        # a TARGET_RULES rule for campaigns sent to a list
+    max_joins: int | None = None     # the budget caps how many can join
 
 
 def campaigns_for(config: WorldConfig) -> list[Campaign]:
@@ -67,7 +69,7 @@ def campaigns_for(config: WorldConfig) -> list[Campaign]:
         Campaign(2, "Spring win-back coupon", "coupon", 82, 96, 3000.0,
                  "A 15 CNY coupon pushed to lapsed users; claim it in the app and use it on any order.",
                  "users signed up 30+ days ago with no order in the last 30 days",
-                 config.coupon_holdout_share),
+                 config.coupon_holdout_share, target="lapsed_buyers"),
         Campaign(3, "May Day lucky draw", "lottery", 117, 124, 900.0,
                  "Join the draw; 8% of entrants win a 30 CNY gift.", "all active users"),
         Campaign(4, "Invite friends, earn cash", "invite", config.bot_day, 151, 2500.0,
@@ -154,12 +156,22 @@ class Population:
 
 
 def draw_population(config: WorldConfig, rng: np.random.Generator, factors: DayFactors) -> Population:
-    """Signups per (day, channel), then each user's traits."""
+    """Signups per (day, channel) over the period, each user's traits, and A/B assignments."""
     w = channel_day_weights(config, factors)
-    counts = rng.multinomial(config.n_users, w.ravel()).reshape(w.shape)
+    pop = new_users(config, rng, rng.multinomial(config.n_users, w.ravel()).reshape(w.shape))
+    signup_day = pop.signup_day
+    for name in EXPERIMENTS:
+        lo, hi = EXPERIMENT_WINDOWS[name]
+        inside = (signup_day >= lo) & (signup_day < hi)
+        pop.experiment_variant[name][inside] = rng.integers(0, 2, int(inside.sum()))
+    return pop
+
+
+def new_users(config: WorldConfig, rng: np.random.Generator, counts: np.ndarray, first_day: int = 0) -> Population:
+    """Users from signup counts per (day, channel), days counted from ``first_day``; sorted by signup."""
     day_idx, ch_idx = np.nonzero(counts)
     reps = counts[day_idx, ch_idx]
-    day = np.repeat(day_idx, reps)
+    day = first_day + np.repeat(day_idx, reps)
     channel = np.repeat(ch_idx, reps)
     n = day.size
     street = channel == CHANNELS.index("offline_promo")
@@ -181,7 +193,7 @@ def draw_population(config: WorldConfig, rng: np.random.Generator, factors: DayF
     aha = rng.random(n) < aha_p
     churn = 0.045 * churn_mult * np.where(aha, config.aha_churn_multiplier, 1.0) * rng.lognormal(0, 0.3, n)
     spend = rng.gamma(0.45, 0.15, n) * (0.6 + latent)                # heavy-tailed buyers
-    pop = Population(
+    return Population(
         signup_sec=sec,
         channel=channel,
         platform=(rng.random(n) < 0.62).astype(np.int64),
@@ -194,15 +206,31 @@ def draw_population(config: WorldConfig, rng: np.random.Generator, factors: DayF
         creator=rng.random(n) < 0.03 + 0.12 * latent,
         sessions_rate=0.15 + 0.9 * latent,
         events_rate=1.5 + 4.0 * latent,
+        experiment_variant={name: np.full(n, -1, dtype=np.int64) for name in EXPERIMENTS},
     )
-    signup_day = pop.signup_day
-    for name in EXPERIMENTS:
-        lo, hi = EXPERIMENT_WINDOWS[name]
-        inside = (signup_day >= lo) & (signup_day < hi)
-        variant = np.full(n, -1, dtype=np.int64)
-        variant[inside] = rng.integers(0, 2, int(inside.sum()))
-        pop.experiment_variant[name] = variant
-    return pop
+
+
+@dataclass
+class LoopState:
+    """What the day loop remembers about each user between days."""
+
+    alive: np.ndarray
+    last_active: np.ndarray
+    last_order: np.ndarray
+    joined: dict[int, np.ndarray]   # campaign id -> day each user joined (-1 = never)
+    targets: dict[int, np.ndarray]  # targeted campaign id -> -1 not targeted, 0 holdout, 1 treatment
+
+    @classmethod
+    def fresh(cls, n: int) -> "LoopState":
+        return cls(np.ones(n, bool), np.full(n, -10_000), np.full(n, -10_000), {}, {})
+
+    def grown(self, n: int) -> "LoopState":
+        """A copy with room for users added after the existing ones."""
+        pad = n - self.alive.size
+        ext = lambda a, v: np.concatenate([a, np.full(pad, v, dtype=a.dtype)])
+        return LoopState(ext(self.alive, True), ext(self.last_active, -10_000), ext(self.last_order, -10_000),
+                         {k: ext(v, -1) for k, v in self.joined.items()},
+                         {k: ext(v, -1) for k, v in self.targets.items()})
 
 
 @dataclass
@@ -213,7 +241,7 @@ class Activity:
     day: np.ndarray
     orders: np.ndarray            # number of orders on that pair
     joined: dict[int, np.ndarray]  # campaign id -> day each user joined (-1 = never)
-    targets: np.ndarray           # coupon campaign: -1 not targeted, 0 holdout, 1 treatment
+    targets: dict[int, np.ndarray]  # targeted campaign id -> -1 not targeted, 0 holdout, 1 treatment
 
     def joined_by(self, campaign: Campaign) -> np.ndarray:
         """Mask over pairs: inside the campaign and the user had joined by that day."""
@@ -221,52 +249,74 @@ class Activity:
         return (jd >= 0) & (jd <= self.day) & (self.day >= campaign.start_day) & (self.day < campaign.end_day)
 
 
-def simulate(config: WorldConfig, pop: Population, factors: DayFactors,
-             rng: np.random.Generator, progress=None) -> Activity:
-    """Day by day: churn, come back, be active, buy, join campaigns."""
+JOIN_PROBABILITY = {"check_in": 0.25, "lottery": 0.15, "invite": 0.08, "sale_618": 0.3}
+TARGET_RULES = ("lapsed_buyers", "dormant", "churned", "active", "all")
+
+
+def target_mask(rule: str, tenure: np.ndarray, since_active: np.ndarray, since_order: np.ndarray) -> np.ndarray:
+    """Who a targeted campaign reaches, by rule (METRICS.md lifecycle windows)."""
+    masks = {
+        "lapsed_buyers": (tenure >= 30) & (since_order > 30),
+        "dormant": (since_active >= 14) & (since_active < 30),
+        "churned": since_active >= 30,
+        "active": since_active < 7,
+        "all": tenure >= 0,
+    }
+    return masks[rule]
+
+
+def simulate(config: WorldConfig, pop: Population, factors: DayFactors, rng: np.random.Generator,
+             campaigns: list[Campaign], days: range, state: LoopState | None = None,
+             bug_window: tuple[int, int] | None = None, progress=None) -> tuple[Activity, LoopState]:
+    """Day by day: churn, come back, be active, buy, join campaigns.
+
+    Runs ``days`` of the period (the history, or a forward run from the end of it
+    with ``state`` carried over); ``bug_window`` is [first, last) day of the buggy release.
+    """
     n = pop.n
+    st = LoopState.fresh(n) if state is None else state
+    for camp in campaigns:
+        st.joined.setdefault(camp.campaign_id, np.full(n, -1))
+        if camp.target:
+            st.targets.setdefault(camp.campaign_id, np.full(n, -1))
     signup_day = pop.signup_day
-    alive = np.ones(n, bool)
-    last_active = np.full(n, -10_000)
-    last_order = np.full(n, -10_000)
-    camps = {c.kind: c for c in campaigns_for(config)}
-    joined = {c.campaign_id: np.full(n, -1) for c in camps.values()}
-    targets = np.full(n, -1)
     buggy_platform = pop.platform == PLATFORMS.index(config.bug_platform)
     onboarding = pop.experiment_variant["onboarding_v2"] == 1
-    bug_lo, bug_hi = config.bug_start_day, config.bug_start_day + config.bug_days
-    users, days, orders = [], [], []
-    coupon = camps["coupon"]
-    for d in range(config.days):
+    bug_lo, bug_hi = bug_window or (config.bug_start_day, config.bug_start_day + config.bug_days)
+    users, days_out, orders = [], [], []
+    for d in days:
         m = int(np.searchsorted(signup_day, d, side="right"))  # users signed up by day d
         tenure = d - signup_day[:m]
         bug = buggy_platform[:m] & (bug_lo <= d < bug_hi)
+        live = [c for c in campaigns if c.start_day <= d < c.end_day]
+        for camp in live:
+            if camp.target and d == camp.start_day:
+                idx = np.flatnonzero(target_mask(camp.target, tenure, d - st.last_active[:m], d - st.last_order[:m]))
+                st.targets[camp.campaign_id][idx] = (rng.random(idx.size) >= camp.holdout_share).astype(np.int64)
+        treated = np.zeros(m, bool)
+        checking_in = np.zeros(m, bool)
+        for camp in live:
+            if camp.kind == "coupon":
+                treated |= st.targets[camp.campaign_id][:m] == 1
+            elif camp.kind == "check_in":
+                checking_in |= st.joined[camp.campaign_id][:m] >= 0
 
         hazard = pop.churn[:m] * (1 + 3 * np.exp(-tenure / 3))
         hazard = np.where(bug, hazard * config.bug_churn_multiplier, hazard)
         early = onboarding[:m] & (tenure <= 7)
         hazard = np.where(early, hazard * 0.75, hazard)
-        dies = (tenure > 0) & alive[:m] & (rng.random(m) < hazard)
-
-        if d == coupon.start_day:
-            eligible = (tenure >= 30) & (d - last_order[:m] > 30)
-            idx = np.flatnonzero(eligible)
-            targets[idx] = (rng.random(idx.size) >= coupon.holdout_share).astype(np.int64)
-        in_coupon = coupon.start_day <= d < coupon.end_day
-        treated = (targets[:m] == 1) & in_coupon
-
+        alive = st.alive[:m]
+        dies = (tenure > 0) & alive & (rng.random(m) < hazard)
         revive_p = 0.0025 * factors.resurrect[d] * np.where(treated, 6.0, 1.0)
-        revives = ~alive[:m] & (rng.random(m) < revive_p)
-        alive[:m] = (alive[:m] & ~dies) | revives
+        revives = ~alive & (rng.random(m) < revive_p)
+        st.alive[:m] = (alive & ~dies) | revives
 
         p = pop.engagement[:m] * (0.5 + 0.5 * np.exp(-tenure / 12)) * factors.activity[d]
         p = np.where(bug, p * config.bug_activity_multiplier, p)
         p = np.where(early, p * (1 + config.ab_effects["onboarding_v2"]), p)
         p = np.where(treated, p * 1.3, p)
-        check = camps["check_in"]
-        if check.start_day <= d < check.end_day:
-            p = np.where(joined[check.campaign_id][:m] >= 0, p * 1.3, p)
-        active = alive[:m] & (rng.random(m) < np.clip(p, 0, 0.97))
+        p = np.where(checking_in, p * 1.3, p)
+        active = st.alive[:m] & (rng.random(m) < np.clip(p, 0, 0.97))
         active[tenure == 0] = True
         idx = np.flatnonzero(active)
 
@@ -274,33 +324,28 @@ def simulate(config: WorldConfig, pop: Population, factors: DayFactors,
         q = np.where(treated[idx], q * config.coupon_lift, q)
         n_orders = rng.poisson(q)
 
-        for camp in camps.values():
-            if not (camp.start_day <= d < camp.end_day):
-                continue
-            j = joined[camp.campaign_id]
+        for camp in live:
+            j = st.joined[camp.campaign_id]
             fresh = idx[j[idx] < 0]
-            if camp.kind == "coupon":
-                fresh = fresh[targets[fresh] == 1]
+            if camp.target:
+                fresh = fresh[st.targets[camp.campaign_id][fresh] == 1]
                 p_join = np.full(fresh.size, 0.7)
             else:
-                p_join = {"check_in": 0.25, "lottery": 0.15, "invite": 0.08, "sale_618": 0.3}[camp.kind]
-                p_join = p_join * (0.5 + pop.engagement[fresh])
-            j[fresh[rng.random(fresh.size) < p_join]] = d
+                p_join = JOIN_PROBABILITY[camp.kind] * (0.5 + pop.engagement[fresh])
+            joins = fresh[rng.random(fresh.size) < p_join]
+            if camp.max_joins is not None:
+                joins = joins[: max(camp.max_joins - int((j >= 0).sum()), 0)]
+            j[joins] = d
 
         users.append(idx)
-        days.append(np.full(idx.size, d))
+        days_out.append(np.full(idx.size, d))
         orders.append(n_orders)
-        last_active[idx] = d
-        last_order[idx[n_orders > 0]] = d
+        st.last_active[idx] = d
+        st.last_order[idx[n_orders > 0]] = d
         if progress is not None:
             progress.update(1)
-    return Activity(
-        user=np.concatenate(users),
-        day=np.concatenate(days),
-        orders=np.concatenate(orders),
-        joined=joined,
-        targets=targets,
-    )
+    act = Activity(np.concatenate(users), np.concatenate(days_out), np.concatenate(orders), st.joined, st.targets)
+    return act, st
 
 
 def app_version(config: WorldConfig, day: np.ndarray) -> np.ndarray:
