@@ -1,4 +1,4 @@
-"""World generation: time and peak memory by scale, and pooled Faker versus one Faker call set per row.
+"""World generation by scale, pooled versus per-row Faker, and the capstone simulator's speed.
 
 Each measurement runs in a fresh subprocess so peak memory (max RSS) belongs to
 that run alone. Medians of several repeats; the machine has 2 noisy cores.
@@ -10,6 +10,7 @@ import json
 import statistics
 import subprocess
 import sys
+import time
 
 from opsbook.world.config import WorldConfig
 
@@ -100,6 +101,28 @@ def users_table(quick: bool) -> None:
             ["pooled Faker + numpy", f"{n_pool:,}", f"{pooled:.2f}", f"{r_pool:,.0f}", f"{r_pool / r_row:,.0f}x"]])
 
 
+def simulator(quick: bool) -> None:
+    from opsbook.simulator import _history, simulate_plan
+
+    plan = {"channel_budget": {"search_ads": 10_000, "social_ads": 9_000, "content_marketing": 10_000},
+            "campaigns": [{"kind": "coupon", "target": "dormant", "budget": 3_000}], "fix_release": True}
+    repeats = 2 if quick else 5
+    cold, warm = [], []
+    for seed in range(repeats):
+        _history.cache_clear()
+        t0 = time.perf_counter()
+        simulate_plan(plan, days=30, seed=seed)
+        t1 = time.perf_counter()
+        simulate_plan(plan, days=30, seed=seed + 100)
+        cold.append(t1 - t0)
+        warm.append(time.perf_counter() - t1)
+    _table(f"Simulator: one 30-day run on the default world (median of {repeats})",
+           ["run", "seconds"],
+           [["first run (replays the world's history)", f"{statistics.median(cold):.2f}"],
+            ["further runs (history cached)", f"{statistics.median(warm):.2f}"]])
+
+
 def run(quick: bool = False) -> None:
     scaling(quick)
     users_table(quick)
+    simulator(quick)

@@ -21,7 +21,7 @@ class WorldConfig:
 
     # Acquisition: the cheap channel whose users retain badly.
     poor_channel: str = "offline_promo"
-    poor_channel_engagement: float = 0.45     # multiplies daily activity of its users
+    poor_channel_engagement: float = 0.30     # multiplies daily activity of its users
     # Activation "aha": follow >= 3 accounts within the first 3 days (days 0-2).
     aha_follows: int = 3
     aha_days: int = 3

@@ -19,8 +19,8 @@ from tqdm.auto import tqdm
 from . import io
 from .config import WorldConfig
 from .identity import IdentityPools
-from .model import (CHANNEL_PROFILES, DAY, Activity, Campaign, Population, app_version, campaigns_for,
-                    day_factors, draw_population, simulate)
+from .model import (CHANNEL_PROFILES, DAY, Activity, DayFactors, LoopState, Population, app_version,
+                    campaigns_for, day_factors, draw_population, simulate)
 from .observe import (CONTENT_EVENTS, ET, Events, Sessions, draw_sessions, filler_events, make_events,
                       place_in_sessions, sessions_of_users)
 from .schema import (CHANNELS, CONTENT_TYPES, EVENT_TYPES, EXPERIMENTS, FEEDBACK_CATEGORIES, ORDER_CATEGORIES,
@@ -42,11 +42,26 @@ class World:
 def generate_world(config: WorldConfig = WorldConfig(), progress: bool = True) -> World:
     """Simulate the product over ``config.days`` days and return its tables."""
     _check_config(config)
-    seeds = np.random.SeedSequence(config.seed).spawn(len(STREAMS))
-    rng = {name: np.random.default_rng(s) for name, s in zip(STREAMS, seeds)}
+    rng = random_streams(config)
     with tqdm(total=config.days + STEPS_AFTER_LOOP, desc="world", unit="step", disable=not progress,
               leave=False) as bar:
         return _Builder(config, rng, bar).run()
+
+
+def random_streams(config: WorldConfig) -> dict[str, np.random.Generator]:
+    """One independent generator per part of the model, all from the world's seed."""
+    seeds = np.random.SeedSequence(config.seed).spawn(len(STREAMS))
+    return {name: np.random.default_rng(s) for name, s in zip(STREAMS, seeds)}
+
+
+def run_history(config: WorldConfig, rng: dict[str, np.random.Generator], progress=None
+                ) -> tuple[DayFactors, Population, Activity, LoopState]:
+    """The behavioural part of a world: who signed up and what they did each day."""
+    factors = day_factors(config)
+    pop = draw_population(config, rng["population"], factors)
+    act, state = simulate(config, pop, factors, rng["simulate"], campaigns_for(config), range(config.days),
+                          progress=progress)
+    return factors, pop, act, state
 
 
 def _check_config(config: WorldConfig) -> None:
@@ -71,10 +86,7 @@ class _Builder:
 
     def run(self) -> World:
         cfg = self.config
-        self.factors = day_factors(cfg)
-        self.pop: Population = draw_population(cfg, self.rng["population"], self.factors)
-        self.act, self.state = simulate(cfg, self.pop, self.factors, self.rng["simulate"], list(self.camps.values()),
-                                        range(cfg.days), progress=self.bar)
+        self.factors, self.pop, self.act, _ = run_history(cfg, self.rng, progress=self.bar)
         self.sess: Sessions = draw_sessions(self.pop, self.act, self.rng["sessions"])
         tenure = self.act.day[self.sess.pair] - self.pop.signup_day[self.sess.user]
         parts = [filler_events(self.pop, self.sess, tenure, cfg.aha_days, self.rng["events"])]

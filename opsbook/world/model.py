@@ -185,7 +185,7 @@ def new_users(config: WorldConfig, rng: np.random.Generator, counts: np.ndarray,
     churn_mult = np.array([CHANNEL_PROFILES[c].churn for c in CHANNELS])[channel]
     poor = channel == CHANNELS.index(config.poor_channel)
     eng_mult = np.where(poor, config.poor_channel_engagement, eng_mult)
-    churn_mult = np.where(poor, churn_mult * 2.0, churn_mult)
+    churn_mult = np.where(poor, churn_mult * 2.5, churn_mult)
 
     latent = rng.beta(2.0, 3.5, n)                                   # engagement propensity
     engagement = np.clip(latent * 0.9 * eng_mult, 0.02, 0.95)
