@@ -10,6 +10,7 @@ Times are ``datetime64`` (business time, Asia/Shanghai, no zone), ids
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -21,12 +22,14 @@ from opsbook.world.validate import READ_ERRORS, compare_header, describe_read_er
 
 DEFAULT_DATA_DIR = Path(__file__).resolve().parent.parent / "datasets"
 """The repository's default world, ``datasets/`` next to the ``opsbook`` package."""
+DATA_DIR_ENV = "OPSBOOK_DATA_DIR"
+"""When set, the world a notebook with ``DATA_DIR = None`` loads (graders use it for per-student worlds)."""
 
 _FIX = "Run `make data` to generate the default world, or pass DATA_DIR pointing to a world folder."
 
 
 def load_table(name: str, data_dir: str | Path | None = None) -> pd.DataFrame:
-    """Load one table of the world in ``data_dir`` (default: the repo's ``datasets/``)."""
+    """Load one table of the world in ``data_dir`` (default: see ``resolve_data_dir``)."""
     return _load(_table(name), _folder(data_dir))
 
 
@@ -44,8 +47,15 @@ def _table(name: str) -> Table:
     return TABLES[name]
 
 
+def resolve_data_dir(data_dir: str | Path | None = None) -> Path:
+    """``data_dir`` itself, else ``$OPSBOOK_DATA_DIR``, else the repo's ``datasets/``."""
+    if data_dir is None:
+        data_dir = os.environ.get(DATA_DIR_ENV) or DEFAULT_DATA_DIR
+    return Path(data_dir).expanduser()
+
+
 def _folder(data_dir: str | Path | None) -> Path:
-    folder = DEFAULT_DATA_DIR if data_dir is None else Path(data_dir).expanduser()
+    folder = resolve_data_dir(data_dir)
     if not folder.is_dir():
         raise FileNotFoundError(f"No world folder at {folder.resolve()}. {_FIX}")
     return folder

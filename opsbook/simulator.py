@@ -140,8 +140,8 @@ def simulate_plan(plan: Mapping[str, Any] | Plan, data_dir: str | Path | None = 
 
 
 def _world_key(data_dir: str | Path | None) -> tuple:
-    from opsbook.data import DEFAULT_DATA_DIR
-    folder = Path(DEFAULT_DATA_DIR if data_dir is None else data_dir)
+    from opsbook.data import resolve_data_dir
+    folder = resolve_data_dir(data_dir)
     meta_path = folder / WORLD_META
     if not meta_path.is_file():
         raise FileNotFoundError(f"{meta_path} is missing: the simulator needs the {WORLD_META} written by "

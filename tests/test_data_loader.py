@@ -72,3 +72,13 @@ def test_missing_column_gives_a_clear_value_error(tiny_world_dir: Path) -> None:
     path.write_bytes(gzip.compress("\n".join(line.rsplit(",", 1)[0] for line in lines).encode()))
     with pytest.raises(ValueError, match=r"orders\.csv\.gz .*missing column campaign_id"):
         load_table("orders", tiny_world_dir)
+
+
+def test_environment_variable_chooses_the_world_when_data_dir_is_none(tiny_world_dir, monkeypatch):
+    from opsbook.data import DEFAULT_DATA_DIR, resolve_data_dir
+    monkeypatch.delenv("OPSBOOK_DATA_DIR", raising=False)
+    assert resolve_data_dir(None) == DEFAULT_DATA_DIR
+    monkeypatch.setenv("OPSBOOK_DATA_DIR", str(tiny_world_dir))
+    assert resolve_data_dir(None) == tiny_world_dir
+    assert len(load_world(None, ["users"])["users"]) == len(load_world(tiny_world_dir, ["users"])["users"])
+    assert resolve_data_dir("elsewhere") == Path("elsewhere")
