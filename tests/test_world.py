@@ -106,6 +106,10 @@ def test_config_rejects_worlds_too_small_to_show_the_effects():
 def test_tables_agree(world_and_key):
     w, key = world_and_key
     users, events, orders = w["users"], w["events"], w["orders"]
+    end = pd.Timestamp(key["start"]) + pd.Timedelta(days=key["days"])
+    for name, column in (("events", "event_time"), ("orders", "order_time"), ("feedback", "feedback_time"),
+                         ("invites", "sent_time"), ("campaign_rewards", "reward_time"), ("users", "signup_time")):
+        assert w[name][column].max() < end, f"{name}.{column} runs past the end of the period"
     signup = users.set_index("user_id")["signup_time"]
     assert (events["event_time"] >= events["user_id"].map(signup)).all()
     assert (orders["order_time"] >= orders["user_id"].map(signup)).all()

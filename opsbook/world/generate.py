@@ -101,6 +101,10 @@ class _Builder:
         parts.append(order_events)
         self.step()
         events = Events.concat(parts)
+        # A late-night session can run past midnight of the last day: the data stops at the period's end.
+        end = cfg.days * DAY
+        events = events.take(np.flatnonzero(events.time < end))
+        orders = {k: v[orders["time"] < end] for k, v in orders.items()}
         bots, bot_events = self._bots()
         events = Events.concat([events, bot_events])
         content, events = self._content(events)
@@ -169,7 +173,7 @@ class _Builder:
         pairs = np.concatenate([inviter_pair, second_pair, lost_pair])
         invitee = np.concatenate([referral, referral[second], np.full(n_lost, -1)])
         time = place_in_sessions(self.sess, pairs, rng)
-        ok = (pairs >= 0) & (act.user[np.maximum(pairs, 0)] != invitee)
+        ok = (pairs >= 0) & (act.user[np.maximum(pairs, 0)] != invitee) & (time < cfg.days * DAY)
         pairs, invitee, time = pairs[ok], invitee[ok], time[ok]
         inviter = act.user[pairs]
         order = np.lexsort((inviter, time))
@@ -366,7 +370,6 @@ class _Builder:
         out = {k: np.concatenate(v) for k, v in rows.items()}
         n_dup_start = first_row + user.size
         out["planted_duplicate_rows"] = np.arange(n_dup_start, n_dup_start + dup.size)
-        out["duplicate_of_rows"] = first_row + dup
         out["planted_ineligible_rows"] = np.arange(n_dup_start + dup.size, n_dup_start + dup.size + bad.size)
         return out
 
@@ -385,8 +388,10 @@ class _Builder:
         mean = 7.6 + 4.0 * (pop.engagement[u[pick]] - 0.3) - penalty
         score = np.clip(np.round(rng.normal(mean, 1.8)), 0, 10).astype(np.int64)
         blank = rng.random(n) < 0.08
-        return {"user": u[pick], "time": place_in_sessions(self.sess, pick, rng), "category": cat,
-                "score": score, "blank": blank}
+        time = place_in_sessions(self.sess, pick, rng)
+        inside = time < cfg.days * DAY
+        return {"user": u[pick][inside], "time": time[inside], "category": cat[inside],
+                "score": score[inside], "blank": blank[inside]}
 
     # --- tables -------------------------------------------------------------------------------
     def _users(self, bots: dict) -> dict:
