@@ -113,3 +113,11 @@ def test_runs_on_another_world_and_refuses_an_edited_one(tmp_path):
     (edited / "world.json").unlink()
     with pytest.raises(FileNotFoundError, match="world.json"):
         simulate_plan({}, edited, days=5)
+
+
+def test_a_coupon_reaches_only_as_many_users_as_its_budget_pays_for():
+    base = {"channel_budget": USUAL}
+    tiny = {**base, "campaigns": [{"kind": "coupon", "target": "all", "budget": 15}]}
+    big = {**base, "campaigns": [{"kind": "coupon", "target": "all", "budget": 6_000}]}
+    assert abs(_mean(tiny, "retained_users") - _mean(base, "retained_users")) < 0.03 * _mean(base, "retained_users")
+    assert _mean(big, "retained_users") > _mean(tiny, "retained_users")

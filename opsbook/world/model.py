@@ -292,6 +292,8 @@ def simulate(config: WorldConfig, pop: Population, factors: DayFactors, rng: np.
         for camp in live:
             if camp.target and d == camp.start_day:
                 idx = np.flatnonzero(target_mask(camp.target, tenure, d - st.last_active[:m], d - st.last_order[:m]))
+                if camp.max_joins is not None and idx.size > camp.max_joins:   # the budget pays for fewer offers
+                    idx = np.sort(rng.choice(idx, size=camp.max_joins, replace=False))
                 st.targets[camp.campaign_id][idx] = (rng.random(idx.size) >= camp.holdout_share).astype(np.int64)
         treated = np.zeros(m, bool)
         checking_in = np.zeros(m, bool)
