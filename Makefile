@@ -24,7 +24,6 @@ $(STAMP): pyproject.toml requirements.lock
 install: $(STAMP) ## create .venv and install the pinned environment
 
 lab: $(STAMP) ## install if needed, check the default world, open JupyterLab on notebooks/
-	$(BIN)/opsbook world validate datasets
 	$(BIN)/opsbook lab
 
 test: $(STAMP) ## run the whole test suite (creates .venv when missing)
@@ -39,10 +38,10 @@ data: $(STAMP) ## regenerate the default world in datasets/ (byte for byte)
 validate-data: $(STAMP) ## check datasets/ against its schema and checksums
 	$(BIN)/opsbook world validate datasets
 
-release: $(STAMP) ## regenerate notebooks/ from solutions/ with nbgrader
+release: $(STAMP) ## tidy solutions/ and regenerate notebooks/ from it with nbgrader
 	$(BIN)/opsbook course release
 
-course: $(STAMP) ## execute every solution notebook with papermill into build/course
+course: $(STAMP) ## execute every solution notebook with papermill into build/course (+ HTML, summary)
 	$(BIN)/opsbook course run
 
 grade: $(STAMP) ## grade your own notebook: make grade NB=notebooks/01_metrics/01_metrics.ipynb

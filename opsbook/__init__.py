@@ -5,3 +5,13 @@ Kept light at import: submodules (``opsbook.data``, ``opsbook.world``,
 """
 
 __version__ = "0.1.0"
+__all__ = ["setup_notebook"]
+
+
+def __getattr__(name: str) -> object:
+    """Load ``setup_notebook`` on first use, so ``import opsbook`` stays light."""
+    if name == "setup_notebook":
+        from opsbook.plotting import setup_notebook
+
+        return setup_notebook
+    raise AttributeError(f"module 'opsbook' has no attribute {name!r}")

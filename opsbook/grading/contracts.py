@@ -1,0 +1,119 @@
+"""Grading contracts (DESIGN rule 8): alternative answers and common mistakes, declared as data.
+
+``solutions/<id>/contracts.yml`` maps the grade_id of each answer cell to
+
+    alternatives: [code, ...]          # other correct answers: full points
+    mistakes: [{why: ..., code: ...}]   # common wrong answers: must lose points
+
+The tests splice the code into copies of the release notebook (the code
+replaces the whole answer cell) and grade them with nbgrader's autograde. To
+keep that fast, variants are batched: batch k holds the k-th alternative (or
+mistake) of every answer cell that has one, every other answer cell holds the
+reference solution, only the cells spliced in are judged, and the notebook is cut
+after the last check cell judged.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from pathlib import Path
+
+from nbformat import NotebookNode
+
+CONTRACTS_FILE = "contracts.yml"
+
+
+@dataclass(frozen=True)
+class Mistake:
+    code: str
+    why: str
+
+
+@dataclass(frozen=True)
+class Contract:
+    """What one answer cell promises: correct alternatives and mistakes that must lose points."""
+
+    alternatives: tuple[str, ...]
+    mistakes: tuple[Mistake, ...]
+
+
+def load_contracts(path: Path) -> dict[str, Contract]:
+    """Read a contracts file; raises ``ValueError`` naming what is malformed."""
+    import yaml
+
+    data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    contracts = {}
+    for grade_id, entry in data.items():
+        if not isinstance(entry, dict) or not set(entry) <= {"alternatives", "mistakes"}:
+            raise ValueError(f"{path}: {grade_id} needs only `alternatives` and `mistakes`")
+        alternatives = tuple(entry.get("alternatives") or ())
+        mistakes = tuple(entry.get("mistakes") or ())
+        if not all(isinstance(a, str) for a in alternatives):
+            raise ValueError(f"{path}: {grade_id}: each alternative is a block of code")
+        if not all(isinstance(m, dict) and set(m) == {"why", "code"} for m in mistakes):
+            raise ValueError(f"{path}: {grade_id}: each mistake needs exactly `why` and `code`")
+        contracts[grade_id] = Contract(alternatives, tuple(Mistake(m["code"], m["why"]) for m in mistakes))
+    return contracts
+
+
+def answer_cells(source: NotebookNode) -> dict[str, list[str]]:
+    """Map each answer cell's grade_id to the graded test cells that check it (those up to the next answer)."""
+    checks: dict[str, list[str]] = {}
+    current = None
+    for cell in source.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("solution") and not meta.get("grade") and cell.cell_type == "code":
+            current = meta["grade_id"]
+            checks[current] = []
+        elif meta.get("grade") and current is not None:
+            checks[current].append(meta["grade_id"])
+    return {answer: tests for answer, tests in checks.items() if tests}
+
+
+def solution_code(source: NotebookNode) -> dict[str, str]:
+    """The reference answer of every answer cell, as a learner would type it (markers removed)."""
+    return {
+        c.metadata.nbgrader.grade_id: "\n".join(line for line in c.source.splitlines()
+                                                if line.strip() not in ("### BEGIN SOLUTION", "### END SOLUTION"))
+        for c in source.cells
+        if c.metadata.get("nbgrader", {}).get("solution") and c.cell_type == "code"
+    }
+
+
+def splice(release: NotebookNode, code: dict[str, str]) -> NotebookNode:
+    """A copy of ``release`` whose answer cells named in ``code`` hold that code."""
+    nb = copy.deepcopy(release)
+    missing = set(code) - {c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells}
+    if missing:
+        raise KeyError(f"no answer cells {sorted(missing)} in the notebook")
+    for cell in nb.cells:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if grade_id in code:
+            cell.source = code[grade_id]
+    return nb
+
+
+def truncate_after(nb: NotebookNode, grade_ids: set[str]) -> NotebookNode:
+    """``nb`` without the cells after the last cell named in ``grade_ids`` (a shorter run judges as much)."""
+    positions = [i for i, c in enumerate(nb.cells) if c.metadata.get("nbgrader", {}).get("grade_id") in grade_ids]
+    if not positions:
+        raise KeyError(f"no cells {sorted(grade_ids)} in the notebook")
+    short = copy.deepcopy(nb)
+    short.cells = short.cells[:max(positions) + 1]
+    return short
+
+
+def batch(contracts: dict[str, Contract], kind: str, k: int) -> dict[str, str]:
+    """Batch ``k`` (0-based) of ``kind`` ("alternatives" or "mistakes"): grade_id -> code."""
+    chosen = {}
+    for grade_id, contract in contracts.items():
+        variants = contract.alternatives if kind == "alternatives" else [m.code for m in contract.mistakes]
+        if k < len(variants):
+            chosen[grade_id] = variants[k]
+    return chosen
+
+
+def batch_count(contracts: dict[str, Contract], kind: str) -> int:
+    """How many batches of ``kind`` the contracts need."""
+    return max((len(getattr(c, kind)) for c in contracts.values()), default=0)
