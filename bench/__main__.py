@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from bench import world
+from bench import grading, world
 
 
 def main() -> None:
@@ -12,6 +12,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer repeats and smaller scales (a smoke run)")
     args = parser.parse_args()
     world.run(quick=args.quick)
+    grading.run(quick=args.quick)
 
 
 if __name__ == "__main__":

@@ -115,7 +115,9 @@ def _papermill_parameters(path: Path) -> dict:
     level = logger.level
     logger.setLevel(logging.ERROR)  # its "Unable to parse line" warning is reported by the caller
     try:
-        return papermill.inspect_notebook(str(path))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # nbformat's MissingIDFieldWarning: reported by notebook_problems
+            return papermill.inspect_notebook(str(path))
     finally:
         logger.setLevel(level)
 
