@@ -55,3 +55,90 @@ def run(quick: bool = False) -> None:
     print(f"\nGrading\n{'step':<{width}}  seconds")
     for name, seconds in rows:
         print(f"{name:<{width}}  {seconds:7.1f}")
+
+
+# --------------------------------------------------------------------------- class grading (opsbook class grade)
+CLASS_SIZES = (25, 50)
+
+
+def _class_course(scratch: Path, n: int) -> Path:
+    """A course of the 99_fixture assignment with ``n`` submissions (reference answers, every third one wrong)."""
+    import shutil
+
+    import nbformat
+
+    from opsbook.grading.contracts import solution_code, splice
+
+    course = scratch / f"class-{n}-{time.monotonic_ns()}"
+    shutil.copytree(prepare_course(FIXTURE, scratch / "fixture-cache"), course)
+    release = nbformat.read(course / "release" / FIXTURE.name / f"{FIXTURE.name}.ipynb", as_version=4)
+    solved = solution_code(nbformat.read(FIXTURE / f"{FIXTURE.name}.ipynb", as_version=4))
+    wrong = {**solved, "ex2_answer": "def signups_by_channel(users):\n    return users['channel'].value_counts(normalize=True)"}
+    for i in range(n):
+        folder = course / "submitted" / f"student{i:03d}" / FIXTURE.name
+        folder.mkdir(parents=True)
+        nbformat.write(splice(release, wrong if i % 3 == 2 else solved), folder / f"{FIXTURE.name}.ipynb")
+    return course
+
+
+def _serial_nbgrader(course: Path) -> tuple[float, dict[str, float]]:
+    """Seconds for one plain `nbgrader autograde` over the whole class, and the scores it gave."""
+    from nbgrader.api import Gradebook
+
+    from opsbook.grading.coursedir import CONFIG_FILE
+
+    (course / "nbgrader_config.py").write_text(
+        f"c = get_config()\nload_subconfig({str(CONFIG_FILE)!r})\n"
+        'for step in ("source", "release", "submitted", "autograded", "feedback"):\n'
+        '    setattr(c.CourseDirectory, step + "_directory", step)\n'
+        f"c.CourseDirectory.root = {str(course)!r}\n"
+        f'c.CourseDirectory.db_url = "sqlite:///{course}/gradebook.db"\n'
+        f'c.NbGrader.logfile = "{course}/nbgrader.log"\n', encoding="utf-8")
+    nbgrader = Path(sys.executable).parent / "nbgrader"
+    start = time.perf_counter()
+    subprocess.run([str(nbgrader), "autograde", FIXTURE.name], cwd=course, check=True, capture_output=True)
+    seconds = time.perf_counter() - start
+    with Gradebook(f"sqlite:///{course}/gradebook.db") as gb:
+        scores = {s.student.id: s.score for s in gb.assignment_submissions(FIXTURE.name)}
+    return seconds, scores
+
+
+def _class_grade(course: Path, workers: int) -> tuple[float, dict[str, float], list[float]]:
+    """Seconds for `opsbook class grade` (sandboxed, guarded, ``workers`` processes), scores, per-submission seconds."""
+    from opsbook.grading.classgrade import grade_class
+    from opsbook.grading.sandbox import Limits
+
+    start = time.perf_counter()
+    report = grade_class(FIXTURE.name, course, workers=workers, limits=Limits(), progress=False)
+    seconds = time.perf_counter() - start
+    return seconds, {o.student: o.score for o in report.outcomes}, [o.seconds for o in report.outcomes]
+
+
+def class_grading(sizes: tuple[int, ...] = CLASS_SIZES, workers: int = 2) -> None:
+    """Print seconds per submission: serial `nbgrader autograde` versus `opsbook class grade`, same run."""
+    import statistics
+
+    from opsbook.grading.sandbox import unavailable_reason
+
+    reason = unavailable_reason()
+    if reason:
+        print(f"\nClass grading: skipped, the sandbox cannot run here ({reason})")
+        return
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="opsbook-bench-class-") as tmp:
+        scratch = Path(tmp)
+        for n in sizes:
+            plain_s, plain_scores = _serial_nbgrader(_class_course(scratch, n))
+            ours_s, our_scores, each = _class_grade(_class_course(scratch, n), workers)
+            if plain_scores != our_scores:
+                raise RuntimeError(f"class grade and nbgrader disagree on {n} submissions")
+            rows.append([f"{n}", f"{plain_s:.1f}", f"{plain_s / n:.2f}", f"{ours_s:.1f}", f"{ours_s / n:.2f}",
+                         f"{statistics.median(each):.2f}", f"{plain_s / ours_s:.1f}x"])
+    header = ["submissions", "nbgrader s", "s/sub", "class grade s", "s/sub", "median worker s/sub", "speed-up"]
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
+    print(f"\nClass grading of {FIXTURE.name}: serial `nbgrader autograde` vs `opsbook class grade --workers "
+          f"{workers}` (bwrap sandbox, guard, limits on), same run, same scores")
+    print("  ".join(h.rjust(w) for h, w in zip(header, widths)))
+    print("  ".join("-" * w for w in widths))
+    for r in rows:
+        print("  ".join(c.rjust(w) for c, w in zip(r, widths)))

@@ -23,6 +23,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("course", "opsbook.course:register"),
     ("grade", "opsbook.grading.selfgrade:register"),
     ("lab", "opsbook.grading.lab:register"),
+    ("class", "opsbook.grading.classgrade:register"),
 )
 
 
