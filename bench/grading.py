@@ -85,15 +85,9 @@ def _serial_nbgrader(course: Path) -> tuple[float, dict[str, float]]:
     """Seconds for one plain `nbgrader autograde` over the whole class, and the scores it gave."""
     from nbgrader.api import Gradebook
 
-    from opsbook.grading.coursedir import CONFIG_FILE
+    from opsbook.grading.coursedir import write_plain_config
 
-    (course / "nbgrader_config.py").write_text(
-        f"c = get_config()\nload_subconfig({str(CONFIG_FILE)!r})\n"
-        'for step in ("source", "release", "submitted", "autograded", "feedback"):\n'
-        '    setattr(c.CourseDirectory, step + "_directory", step)\n'
-        f"c.CourseDirectory.root = {str(course)!r}\n"
-        f'c.CourseDirectory.db_url = "sqlite:///{course}/gradebook.db"\n'
-        f'c.NbGrader.logfile = "{course}/nbgrader.log"\n', encoding="utf-8")
+    write_plain_config(course, f'c.NbGrader.logfile = "{course}/nbgrader.log"\n')
     nbgrader = Path(sys.executable).parent / "nbgrader"
     start = time.perf_counter()
     subprocess.run([str(nbgrader), "autograde", FIXTURE.name], cwd=course, check=True, capture_output=True)

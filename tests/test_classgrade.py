@@ -125,11 +125,12 @@ def test_integrity_scan_names_suspicious_code_and_ignores_release_code():
 
 
 def test_redaction_removes_quoted_hidden_lines():
-    from opsbook.grading.export import REDACTED, _redact, hidden_lines, visible_lines
+    from opsbook.grading.export import REDACTED, _redact, split_lines
 
     source = ("assert f(1) == 2, 'visible'\n### BEGIN HIDDEN TESTS\nfor case in secret_cases():\n"
               "    assert f(case) == expected(case)\nx = 1\n### END HIDDEN TESTS")
-    secrets = hidden_lines(source) - visible_lines(source)
+    hidden, visible = split_lines(source)
+    secrets = hidden - visible
     assert secrets == {"for case in secret_cases():", "assert f(case) == expected(case)"}
     text, changed = _redact("In[3]: for case in secret_cases():\nfine\n", secrets)
     assert changed and text == f"{REDACTED}\nfine\n"

@@ -63,6 +63,17 @@ class Graded:
         return sum(c.max_score for c in self.cells.values())
 
 
+def write_plain_config(course: Path, extra: str = "") -> None:
+    """An ``nbgrader_config.py`` in ``course`` for running the nbgrader command itself there
+    (the course config, with every folder and the gradebook inside ``course``)."""
+    (course / "nbgrader_config.py").write_text(
+        f"c = get_config()\nload_subconfig({str(CONFIG_FILE)!r})\n"
+        'for step in ("source", "release", "submitted", "autograded", "feedback"):\n'
+        '    setattr(c.CourseDirectory, step + "_directory", step)\n'
+        f"c.CourseDirectory.root = {str(course)!r}\n"
+        f'c.CourseDirectory.db_url = "sqlite:///{course}/gradebook.db"\n' + extra, encoding="utf-8")
+
+
 def course_config(root: Path) -> Config:
     """The course's nbgrader settings for a course at ``root`` with nbgrader's default folder names."""
     from traitlets.config.loader import PyFileConfigLoader

@@ -33,23 +33,10 @@ class FeedbackLeak(RuntimeError):
     """A feedback file quotes a hidden test."""
 
 
-def hidden_lines(source: str, minimum: int = 12) -> set[str]:
-    """The distinctive lines of the hidden regions of a test cell's source (stripped, long enough to be specific)."""
-    lines, inside = set(), False
-    for line in source.splitlines():
-        stripped = line.strip()
-        if stripped == BEGIN:
-            inside = True
-        elif stripped == END:
-            inside = False
-        elif inside and len(stripped) >= minimum:
-            lines.add(stripped)
-    return lines
-
-
-def visible_lines(source: str) -> set[str]:
-    """The stripped lines of a cell outside its hidden region (what students see anyway)."""
-    lines, inside = set(), False
+def split_lines(source: str, minimum: int = 12) -> tuple[set[str], set[str]]:
+    """A test cell's stripped lines: (distinctive hidden-region lines of at least ``minimum`` characters,
+    lines outside the hidden region, which students see anyway)."""
+    hidden, visible, inside = set(), set(), False
     for line in source.splitlines():
         stripped = line.strip()
         if stripped == BEGIN:
@@ -57,8 +44,10 @@ def visible_lines(source: str) -> set[str]:
         elif stripped == END:
             inside = False
         elif not inside:
-            lines.add(stripped)
-    return lines
+            visible.add(stripped)
+        elif len(stripped) >= minimum:
+            hidden.add(stripped)
+    return hidden, visible
 
 
 def gradebook_hidden_lines(db_url: str, assignment: str, notebook: str) -> set[str]:
@@ -67,8 +56,9 @@ def gradebook_hidden_lines(db_url: str, assignment: str, notebook: str) -> set[s
 
     with Gradebook(db_url) as gb:
         sources = [c.source for c in gb.find_notebook(notebook, assignment).source_cells]
-    hidden = set().union(*(hidden_lines(s) for s in sources)) if sources else set()
-    shown = set().union(*(visible_lines(s) for s in sources)) if sources else set()
+    parts = [split_lines(s) for s in sources]
+    hidden = set().union(*(h for h, _ in parts))
+    shown = set().union(*(v for _, v in parts))
     return hidden - shown
 
 

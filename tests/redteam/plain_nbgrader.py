@@ -29,7 +29,7 @@ SKIP = {"memory_hog_8gb", "process_flood_500", "infinite_loop_answer", "infinite
 def main() -> None:
     from nbgrader.api import Gradebook, MissingEntry
 
-    from opsbook.grading.coursedir import CONFIG_FILE, prepare_course
+    from opsbook.grading.coursedir import prepare_course, write_plain_config
 
     wanted = set(sys.argv[1:])  # optional: only these case ids
     cases = [c for c in load_cases() if c["id"] not in SKIP and (not wanted or c["id"] in wanted)]
@@ -37,13 +37,7 @@ def main() -> None:
         course = Path(tmp) / "course"
         shutil.copytree(prepare_course(SOURCE, Path(tmp) / "cache"), course)
         build_all(course, cases)
-        (course / "nbgrader_config.py").write_text(
-            f"c = get_config()\nload_subconfig({str(CONFIG_FILE)!r})\n"
-            'for step in ("source", "release", "submitted", "autograded", "feedback"):\n'
-            '    setattr(c.CourseDirectory, step + "_directory", step)\n'
-            f"c.CourseDirectory.root = {str(course)!r}\n"
-            f'c.CourseDirectory.db_url = "sqlite:///{course}/gradebook.db"\n'
-            "c.Execute.timeout = 10\n", encoding="utf-8")
+        write_plain_config(course, "c.Execute.timeout = 10\n")
         nbgrader = Path(sys.executable).parent / "nbgrader"
         rows = []
         for case in cases:
