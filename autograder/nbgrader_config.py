@@ -44,7 +44,7 @@ c.Execute.interrupt_on_timeout = True
 # shows Python warnings on stdout instead, so a pandas FutureWarning raised
 # inside a correct answer costs nothing (it also applies to the Validate button).
 # The kernel's own log stays quiet below errors (no transport warnings in a learner's terminal).
-c.Execute.extra_arguments = ["--IPKernelApp.extensions=opsbook.grading.kernel", "--IPKernelApp.log_level=ERROR"]
+c.Execute.extra_arguments = ["--IPKernelApp.extensions=opsbook.kernel.warnings_to_stdout", "--IPKernelApp.log_level=ERROR"]
 
 # --- feedback -------------------------------------------------------------
 # Feedback shows the learner's code and results but neither the hidden tests

@@ -13,8 +13,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from opsbook.course import SOLUTIONS, load_manifest
-from opsbook.grading.coursedir import Course, prepare_course
+from opsbook.course.manifest import load_manifest
+from opsbook.paths import SOLUTIONS
+from opsbook.grading.nbcourse import Course, prepare_course
 
 FIXTURE = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "solutions" / "99_fixture"
 
@@ -67,7 +68,7 @@ def _class_course(scratch: Path, n: int) -> Path:
 
     import nbformat
 
-    from opsbook.grading.contracts import solution_code, splice
+    from opsbook.course.contracts import solution_code, splice
 
     course = scratch / f"class-{n}-{time.monotonic_ns()}"
     shutil.copytree(prepare_course(FIXTURE, scratch / "fixture-cache"), course)
@@ -85,7 +86,7 @@ def _serial_nbgrader(course: Path) -> tuple[float, dict[str, float]]:
     """Seconds for one plain `nbgrader autograde` over the whole class, and the scores it gave."""
     from nbgrader.api import Gradebook
 
-    from opsbook.grading.coursedir import write_plain_config
+    from opsbook.grading.nbcourse import write_plain_config
 
     write_plain_config(course, f'c.NbGrader.logfile = "{course}/nbgrader.log"\n')
     nbgrader = Path(sys.executable).parent / "nbgrader"
@@ -99,8 +100,8 @@ def _serial_nbgrader(course: Path) -> tuple[float, dict[str, float]]:
 
 def _class_grade(course: Path, workers: int) -> tuple[float, dict[str, float], list[float]]:
     """Seconds for `opsbook class grade` (sandboxed, guarded, ``workers`` processes), scores, per-submission seconds."""
-    from opsbook.grading.classgrade import grade_class
-    from opsbook.grading.sandbox import Limits
+    from opsbook.classroom.grade import grade_class
+    from opsbook.classroom.sandbox import Limits
 
     start = time.perf_counter()
     report = grade_class(FIXTURE.name, course, workers=workers, limits=Limits(), progress=False)
@@ -112,7 +113,7 @@ def class_grading(sizes: tuple[int, ...] = CLASS_SIZES, workers: int = 2) -> Non
     """Print seconds per submission: serial `nbgrader autograde` versus `opsbook class grade`, same run."""
     import statistics
 
-    from opsbook.grading.sandbox import unavailable_reason
+    from opsbook.classroom.sandbox import unavailable_reason
 
     reason = unavailable_reason()
     if reason:

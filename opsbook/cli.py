@@ -1,4 +1,4 @@
-"""The ``opsbook`` command: ``opsbook world generate|validate`` plus commands registered by other modules.
+"""The ``opsbook`` command: a thin view over the commands each room registers.
 
 Each entry of ``COMMANDS`` is (name, "module:function"); ``function(subparsers)``
 adds the ``name`` subcommand with ``set_defaults(func=handler)``, where
@@ -14,16 +14,13 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
-from pathlib import Path
-
-from opsbook.world.config import WorldConfig
 
 COMMANDS: tuple[tuple[str, str], ...] = (
-    ("world", "opsbook.cli:register_world"),
-    ("course", "opsbook.course:register"),
+    ("world", "opsbook.world.cli:register"),
+    ("course", "opsbook.course.cli:register"),
     ("grade", "opsbook.grading.selfgrade:register"),
-    ("lab", "opsbook.grading.lab:register"),
-    ("class", "opsbook.grading.classgrade:register"),
+    ("lab", "opsbook.lab:register"),
+    ("class", "opsbook.classroom.cli:register"),
 )
 
 
@@ -49,55 +46,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def register_world(subparsers: argparse._SubParsersAction) -> None:
-    """Add ``opsbook world generate`` and ``opsbook world validate``."""
-    world = subparsers.add_parser("world", help="generate or validate a synthetic product world")
-    commands = world.add_subparsers(dest="world_command", required=True, metavar="ACTION")
-    defaults = WorldConfig()
-
-    generate = commands.add_parser("generate", help="generate a world into a folder")
-    generate.add_argument("--seed", type=int, default=defaults.seed, help="random seed (default %(default)s)")
-    generate.add_argument("--users", type=_positive, default=defaults.n_users, help="users (default %(default)s)")
-    generate.add_argument("--days", type=_positive, default=defaults.days, help="days (default %(default)s)")
-    generate.add_argument("--locale", choices=("en_US", "zh_CN"), default=defaults.locale,
-                          help="locale of names and text (default %(default)s)")
-    generate.add_argument("--out", type=Path, required=True, help="folder to write the tables into")
-    generate.add_argument("--key", type=Path, help="where to write the instructor answer key (JSON)")
-    generate.add_argument("--no-progress", action="store_true", help="do not show progress bars")
-    generate.set_defaults(func=_generate)
-
-    validate = commands.add_parser("validate", help="check a world folder against the schema and checksums")
-    validate.add_argument("data_dir", type=Path, metavar="DIR", help="the world folder, e.g. datasets")
-    validate.add_argument("--no-manifest", action="store_true", help="skip the MANIFEST.sha256 checksums")
-    validate.set_defaults(func=_validate)
-
-
-def _generate(args: argparse.Namespace) -> int:
-    from opsbook.world.generate import generate_world, write_world
-
-    config = WorldConfig(seed=args.seed, n_users=args.users, days=args.days, locale=args.locale)
-    world = generate_world(config, progress=not args.no_progress)
-    paths = write_world(world, args.out, key_path=args.key)
-    print(f"Wrote {len(paths)} files to {args.out}")
-    return _report(args.out, check_manifest=True)
-
-
-def _validate(args: argparse.Namespace) -> int:
-    return _report(args.data_dir, check_manifest=not args.no_manifest)
-
-
-def _report(data_dir: Path, check_manifest: bool) -> int:
-    """Print OK with the size of the world, or its problems; return the exit code."""
-    from opsbook.world.validate import format_problems, run_checks
-
-    report = run_checks(data_dir, check_manifest)
-    if report.problems:
-        print(format_problems(report.problems, data_dir), file=sys.stderr)
-        return 1
-    print(f"OK: {len(report.row_counts)} tables, {sum(report.row_counts.values()):,} rows in {data_dir}")
-    return 0
-
-
 def _register_unavailable(subparsers: argparse._SubParsersAction, name: str, reason: str) -> None:
     def unavailable(args: argparse.Namespace) -> int:
         print(f"opsbook {name} is not available: {reason}", file=sys.stderr)
@@ -107,10 +55,3 @@ def _register_unavailable(subparsers: argparse._SubParsersAction, name: str, rea
     command = subparsers.add_parser(name, help="(unavailable)", add_help=False, prefix_chars="\0")
     command.add_argument("rest", nargs="*")
     command.set_defaults(func=unavailable)
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive whole number, got {text}")
-    return value

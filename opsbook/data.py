@@ -16,11 +16,12 @@ from pathlib import Path
 
 import pandas as pd
 
+from opsbook.paths import DATASETS
 from opsbook.world.io import read_table
 from opsbook.world.schema import TABLE_ORDER, TABLES, Table
 from opsbook.world.validate import READ_ERRORS, compare_header, describe_read_error
 
-DEFAULT_DATA_DIR = Path(__file__).resolve().parent.parent / "datasets"
+DEFAULT_DATA_DIR = DATASETS
 """The repository's default world, ``datasets/`` next to the ``opsbook`` package."""
 DATA_DIR_ENV = "OPSBOOK_DATA_DIR"
 """When set, the world a notebook with ``DATA_DIR = None`` loads (graders use it for per-student worlds)."""

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from opsbook.course import ROOT, SOLUTIONS, load_manifest
+from opsbook.course.manifest import load_manifest
+from opsbook.paths import ROOT, SOLUTIONS
 
 FIXTURE_SOURCES = ROOT / "tests" / "fixtures" / "solutions"
 FIXTURE = FIXTURE_SOURCES / "99_fixture"

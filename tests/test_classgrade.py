@@ -25,10 +25,10 @@ import nbformat
 import pytest
 from course_cases import FIXTURE, grading_cache  # noqa: F401 - grading_cache is a fixture
 
-from opsbook.course import ROOT, SOLUTIONS
-from opsbook.grading.contracts import solution_code, splice
-from opsbook.grading.coursedir import prepare_course
-from opsbook.grading.sandbox import Limits, SandboxSpec, unavailable_reason
+from opsbook.paths import ROOT, SOLUTIONS
+from opsbook.course.contracts import solution_code, splice
+from opsbook.grading.nbcourse import prepare_course
+from opsbook.classroom.sandbox import Limits, SandboxSpec, unavailable_reason
 
 sys.path.insert(0, str(ROOT / "tests" / "redteam"))
 import build as redteam  # noqa: E402
@@ -59,7 +59,7 @@ def _hashes(course: Path, folders: tuple[str, ...] = ("submitted",)) -> dict[str
 
 def _sandbox_processes() -> list[str]:
     """Processes still running as a class-grading sandbox user."""
-    from opsbook.grading.classgrade import UID_BASE
+    from opsbook.classroom.grade import UID_BASE
 
     out = subprocess.run(["ps", "-eo", "uid=,pid=,comm="], capture_output=True, text=True).stdout
     return [line for line in out.splitlines() if line.split() and int(line.split()[0]) >= UID_BASE]
@@ -67,7 +67,7 @@ def _sandbox_processes() -> list[str]:
 
 # ----------------------------------------------------------------------------- fast
 def test_student_seed_is_stable_salted_and_documented(tmp_path):
-    from opsbook.grading.studentworld import read_students, release_note, student_seed
+    from opsbook.classroom.worlds import read_students, release_note, student_seed
 
     assert student_seed("term-1", "amy") == student_seed("term-1", "amy")
     assert len({student_seed("term-1", s) for s in ("amy", "ben", "cara")}) == 3
@@ -89,7 +89,7 @@ def test_guard_reports_are_signed_for_one_nonce():
     import hashlib as h
     import hmac
 
-    from opsbook.grading.guard import verify
+    from opsbook.kernel.guard import verify
 
     body = json.dumps({"phase": "pre", "nonce": "n1", "hard": [], "soft": [], "shadowed": []}, sort_keys=True)
     good = json.dumps({"body": body, "mac": hmac.new(b"k", body.encode(), h.sha256).hexdigest()})
@@ -100,7 +100,7 @@ def test_guard_reports_are_signed_for_one_nonce():
 
 
 def test_integrity_scan_names_suspicious_code_and_ignores_release_code():
-    from opsbook.grading.integrity import scan_code
+    from opsbook.classroom.integrity import scan_code
 
     release = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("import math\nimport numpy as np")])
     nb = nbformat.v4.new_notebook(cells=[
@@ -113,7 +113,7 @@ def test_integrity_scan_names_suspicious_code_and_ignores_release_code():
             "open('/etc/passwd').read()\nimport os\nos._exit(0)\n"
             "get_ipython().set_custom_exc((Exception,), None)\n%time x = 1"),
         nbformat.v4.new_code_cell("# the nbgrader gradebook is mentioned in a comment only\nx = 1"),
-        nbformat.v4.new_code_cell("import opsbook.grading.guard"),
+        nbformat.v4.new_code_cell("import opsbook.kernel.guard"),
     ])
     found = {(f.rule, f.cell) for f in scan_code(nb, {c.source for c in release.cells})}
     rules = {rule for rule, _ in found}
@@ -125,7 +125,7 @@ def test_integrity_scan_names_suspicious_code_and_ignores_release_code():
 
 
 def test_redaction_removes_quoted_hidden_lines():
-    from opsbook.grading.export import REDACTED, _redact, split_lines
+    from opsbook.classroom.export import REDACTED, _redact, split_lines
 
     source = ("assert f(1) == 2, 'visible'\n### BEGIN HIDDEN TESTS\nfor case in secret_cases():\n"
               "    assert f(case) == expected(case)\nx = 1\n### END HIDDEN TESTS")
@@ -148,7 +148,7 @@ def test_cli_lists_class_commands(capsys):
 # ----------------------------------------------------------------------------- sandbox
 @needs_sandbox
 def test_sandbox_hides_the_course_blocks_network_and_sets_limits(tmp_path):
-    from opsbook.grading.sandbox import chown_tree
+    from opsbook.classroom.sandbox import chown_tree
 
     work = tmp_path / "work"
     spec = SandboxSpec(workdir=work, uid=199_999, limits=Limits(memory_mb=1024, nproc=32))
@@ -181,7 +181,7 @@ def test_sandbox_hides_the_course_blocks_network_and_sets_limits(tmp_path):
 def test_class_grade_in_parallel_resumes_and_never_touches_submissions(grading_cache, tmp_path):
     from nbgrader.api import Gradebook
 
-    from opsbook.grading.classgrade import grade_class
+    from opsbook.classroom.grade import grade_class
 
     course = _course(FIXTURE, grading_cache, tmp_path / "course")
     release = nbformat.read(course / "release" / FIXTURE.name / f"{FIXTURE.name}.ipynb", as_version=4)
@@ -214,7 +214,7 @@ def test_class_grade_in_parallel_resumes_and_never_touches_submissions(grading_c
 @pytest.mark.slow
 @pytest.mark.xdist_group("classgrade")
 def test_an_interrupted_run_resumes_without_regrading(grading_cache, tmp_path):
-    from opsbook.grading.classgrade import State, grade_class
+    from opsbook.classroom.grade import State, grade_class
 
     course = _course(FIXTURE, grading_cache, tmp_path / "course")
     release = nbformat.read(course / "release" / FIXTURE.name / f"{FIXTURE.name}.ipynb", as_version=4)
@@ -249,8 +249,8 @@ def test_an_interrupted_run_resumes_without_regrading(grading_cache, tmp_path):
 def test_redteam_none_inflates_none_stops_the_run_nothing_lost(grading_cache, tmp_path):
     from nbgrader.api import Gradebook
 
-    from opsbook.grading.classgrade import grade_class
-    from opsbook.grading.export import CSV_COLUMNS, class_feedback, export_csv
+    from opsbook.classroom.grade import grade_class
+    from opsbook.classroom.export import CSV_COLUMNS, class_feedback, export_csv
 
     course = _course(redteam.SOURCE, grading_cache, tmp_path / "course")
     cases = redteam.load_cases()
@@ -311,8 +311,8 @@ def test_redteam_none_inflates_none_stops_the_run_nothing_lost(grading_cache, tm
 @pytest.mark.xdist_group("classgrade")
 def test_each_student_is_graded_on_their_own_world(grading_cache, tmp_path):
     from opsbook.data import load_world
-    from opsbook.grading.classgrade import grade_class
-    from opsbook.grading.studentworld import make_worlds
+    from opsbook.classroom.grade import grade_class
+    from opsbook.classroom.worlds import make_worlds
 
     worlds = tmp_path / "worlds"
     manifest = make_worlds(["amy", "ben", "cara", "dan"], worlds, users=500, salt="test-term", progress=False)
@@ -350,8 +350,8 @@ def test_each_student_is_graded_on_their_own_world(grading_cache, tmp_path):
 @pytest.mark.slow
 @pytest.mark.xdist_group("classgrade")
 def test_a_course_notebook_grades_full_on_student_worlds_without_false_alarms(grading_cache, tmp_path):
-    from opsbook.grading.classgrade import grade_class
-    from opsbook.grading.studentworld import make_worlds
+    from opsbook.classroom.grade import grade_class
+    from opsbook.classroom.worlds import make_worlds
 
     notebook = "00_welcome"
     worlds = tmp_path / "worlds"

@@ -14,9 +14,9 @@ import nbformat
 import pytest
 from course_cases import FIXTURE, assignment_params, grading_cache, headless_plots  # noqa: F401 - fixtures
 
-from opsbook.grading.contracts import (CONTRACTS_FILE, answer_cells, batch, batch_count, load_contracts,
+from opsbook.course.contracts import (CONTRACTS_FILE, answer_cells, batch, batch_count, load_contracts,
                                        solution_code, splice, truncate_after)
-from opsbook.grading.coursedir import Course, Graded, course_config, prepare_course
+from opsbook.grading.nbcourse import Course, Graded, course_config, prepare_course
 
 pytestmark = pytest.mark.usefixtures("headless_plots")
 

@@ -12,9 +12,9 @@ import pytest
 from course_cases import FIXTURE, FIXTURE_SOURCES
 
 from opsbook.cli import main
-from opsbook.course import MAP_END, MAP_START, NOTEBOOKS, README, ROOT, SOLUTIONS, Entry, load_manifest, \
-    render_course_map, updated_readme
-from opsbook.grading.release import release
+from opsbook.course.manifest import Entry, MAP_END, MAP_START, load_manifest, render_course_map, updated_readme
+from opsbook.paths import NOTEBOOKS, README, ROOT, SOLUTIONS
+from opsbook.course.release import release
 
 
 def test_manifest_lists_exactly_the_notebooks_of_solutions_and_notebooks():
@@ -59,7 +59,7 @@ def test_manifest_requires_course_order(tmp_path):
 def test_readme_check_command_fails_on_a_stale_map(tmp_path, monkeypatch, capsys):
     stale = tmp_path / "README.md"
     stale.write_text(f"# x\n{MAP_START}\nSTALE-MAP-LINE\n{MAP_END}\n")
-    monkeypatch.setattr("opsbook.course.README", stale)
+    monkeypatch.setattr("opsbook.course.cli.README", stale)
     assert main(["course", "readme", "--check"]) == 1
     assert main(["course", "readme"]) == 0
     assert main(["course", "readme", "--check"]) == 0

@@ -15,8 +15,8 @@ import nbformat
 import pytest
 from course_cases import COURSE_IDS, FIXTURE, FIXTURE_SOURCES, headless_plots  # noqa: F401 - a fixture
 
-from opsbook.course import SOLUTIONS
-from opsbook.execute import format_summary, run_course, run_notebook
+from opsbook.paths import SOLUTIONS
+from opsbook.course.execute import format_summary, run_course, run_notebook
 
 pytestmark = pytest.mark.usefixtures("headless_plots")
 

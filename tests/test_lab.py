@@ -13,8 +13,8 @@ import urllib.request
 
 import pytest
 
-from opsbook.course import NOTEBOOKS, ROOT
-from opsbook.grading.lab import (LAB_PLUGINS_OFF, LAB_PLUGINS_ON, configure_extensions, extension_commands,
+from opsbook.paths import NOTEBOOKS, ROOT
+from opsbook.lab import (LAB_PLUGINS_OFF, LAB_PLUGINS_ON, configure_extensions, extension_commands,
                                  extensions_configured, lab_command)
 
 

@@ -10,8 +10,8 @@ import nbformat
 import pytest
 from course_cases import FIXTURE, FIXTURE_SOURCES
 
-from opsbook.course import NOTEBOOKS, ROOT, SOLUTIONS
-from opsbook.grading.release import notebook_problems, release, tidy_notebook
+from opsbook.paths import NOTEBOOKS, ROOT, SOLUTIONS
+from opsbook.course.release import notebook_problems, release, tidy_notebook
 
 
 def _files(folder: Path) -> set[str]:
@@ -127,8 +127,8 @@ def test_release_command_tidies_releases_and_reports_what_tidy_cannot_fix(tmp_pa
     nb = nbformat.read(source, as_version=4)
     nb.cells[2].execution_count = 7
     nbformat.write(nb, source)
-    monkeypatch.setattr("opsbook.course.SOLUTIONS", solutions)
-    monkeypatch.setattr("opsbook.course.NOTEBOOKS", notebooks)
+    monkeypatch.setattr("opsbook.course.cli.SOLUTIONS", solutions)
+    monkeypatch.setattr("opsbook.course.cli.NOTEBOOKS", notebooks)
     assert main(["course", "release"]) == 0
     out = capsys.readouterr().out
     assert "tidied" in out and "released" in out and (notebooks / "99_fixture" / "99_fixture.ipynb").is_file()

@@ -12,8 +12,8 @@ import pytest
 from course_cases import FIXTURE, FIXTURE_SOURCES, grading_cache  # noqa: F401 - grading_cache is a fixture
 
 from opsbook.cli import main
-from opsbook.grading.contracts import solution_code, splice
-from opsbook.grading.coursedir import prepare_course
+from opsbook.course.contracts import solution_code, splice
+from opsbook.grading.nbcourse import prepare_course
 from opsbook.grading.selfgrade import UnusableNotebook, check_notebook, format_report, grade_notebook
 
 

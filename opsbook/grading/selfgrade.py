@@ -19,12 +19,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from opsbook.course import BUILD, SOLUTIONS, shown
+from opsbook.paths import BUILD, SOLUTIONS, shown
 
 if TYPE_CHECKING:
     from nbformat import NotebookNode
 
-    from opsbook.grading.coursedir import Graded
+    from opsbook.grading.nbcourse import Graded
 
 _EXERCISE = re.compile(r"Exercise\s+\d+(\.\d+)*", re.IGNORECASE)
 
@@ -85,7 +85,7 @@ def grade_notebook(path: Path, source_root: Path = SOLUTIONS, work: Path = BUILD
     """Grade a copy of the notebook at ``path``; raises ``UnusableNotebook`` or ``GradingError``."""
     import nbformat
 
-    from opsbook.grading.coursedir import Course, course_config, prepare_course
+    from opsbook.grading.nbcourse import Course, course_config, prepare_course
 
     assignment, missing = check_notebook(path, source_root, assignment)
     timeout = timeout or course_config(work).Execute.timeout
@@ -144,7 +144,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _grade(args: argparse.Namespace) -> int:
-    from opsbook.grading.coursedir import GradingError
+    from opsbook.grading.nbcourse import GradingError
 
     try:
         print(f"Grading {args.notebook} with the hidden tests. This runs your whole notebook...", flush=True)

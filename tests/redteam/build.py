@@ -3,7 +3,7 @@
     python tests/redteam/build.py COURSE_ROOT          # writes COURSE_ROOT/submitted/<case id>/97_redteam/
 
 The course must hold the generated assignment (``release/97_redteam``), e.g. from
-``opsbook.grading.coursedir.prepare_course(tests/redteam/97_redteam, cache)``.
+``opsbook.grading.nbcourse.prepare_course(tests/redteam/97_redteam, cache)``.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ def _cell(nb: nbformat.NotebookNode, grade_id: str) -> int:
 
 def build_case(case: dict, release: nbformat.NotebookNode, solutions: dict[str, str], course: Path) -> Path:
     """Write one case's submission folder; returns it."""
-    from opsbook.grading.contracts import splice
+    from opsbook.course.contracts import splice
 
     folder = course / "submitted" / case["id"] / ASSIGNMENT
     folder.mkdir(parents=True, exist_ok=True)
@@ -77,7 +77,7 @@ def build_case(case: dict, release: nbformat.NotebookNode, solutions: dict[str, 
 
 
 def build_all(course: Path, cases: list[dict] | None = None) -> dict[str, Path]:
-    from opsbook.grading.contracts import solution_code
+    from opsbook.course.contracts import solution_code
 
     course = Path(course).resolve()
     release = nbformat.read(course / "release" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", as_version=4)

@@ -29,7 +29,7 @@ SKIP = {"memory_hog_8gb", "process_flood_500", "infinite_loop_answer", "infinite
 def main() -> None:
     from nbgrader.api import Gradebook, MissingEntry
 
-    from opsbook.grading.coursedir import prepare_course, write_plain_config
+    from opsbook.grading.nbcourse import prepare_course, write_plain_config
 
     wanted = set(sys.argv[1:])  # optional: only these case ids
     cases = [c for c in load_cases() if c["id"] not in SKIP and (not wanted or c["id"] in wanted)]

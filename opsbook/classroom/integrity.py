@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass
 
 from nbformat import NotebookNode
 
-from opsbook.grading.guard import SHADOW_CHECKED
+from opsbook.kernel.guard import SHADOW_CHECKED
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,7 @@ RULE_HELP = {
 }
 HARD_RULES = {"grader"}
 
-_GRADER_WORDS = re.compile(r"opsbook\.grading|_opsbook_|OPSBOOK_GUARD|nbgrader|gradebook", re.IGNORECASE)
+_GRADER_WORDS = re.compile(r"opsbook\.(grading|kernel|classroom)|_opsbook_|OPSBOOK_GUARD|nbgrader|gradebook", re.IGNORECASE)
 _TRACEBACK_ATTRS = {"showtraceback", "_showtraceback", "showsyntaxerror", "set_custom_exc", "CustomTB",
                     "custom_exceptions", "excepthook", "InteractiveTB", "SyntaxTB", "_render_traceback_",
                     "showindentationerror", "get_exception_only"}

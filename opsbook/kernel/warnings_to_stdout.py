@@ -4,7 +4,7 @@ nbgrader gives zero points to a test cell that writes anything to stderr, so a
 pandas ``FutureWarning`` raised inside a correct answer would zero it (DESIGN
 rule 9). On stdout the warning stays visible in the feedback and costs nothing.
 ``autograder/nbgrader_config.py`` loads it with
-``--IPKernelApp.extensions=opsbook.grading.kernel``.
+``--IPKernelApp.extensions=opsbook.kernel.warnings_to_stdout``.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from opsbook.course import NOTEBOOKS, ROOT
+from opsbook.paths import NOTEBOOKS, ROOT
 
 LAB_PLUGINS_OFF = ("@jupyter/nbgrader:formgrader", "@jupyter/nbgrader:assignment-list",
                    "@jupyter/nbgrader:course-list", "@jupyter/nbgrader:create-assignment")

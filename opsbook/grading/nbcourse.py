@@ -22,9 +22,9 @@ from typing import Any
 import nbformat
 from traitlets.config import Config
 
-from opsbook.course import ROOT
+from opsbook.paths import NBGRADER_CONFIG
 
-CONFIG_FILE = ROOT / "autograder" / "nbgrader_config.py"
+CONFIG_FILE = NBGRADER_CONFIG
 TIMEOUT_ERRORS = {"CellTimeoutError"}
 
 

@@ -52,7 +52,7 @@ def release(source_root: Path, release_root: Path) -> list[Path]:
     from nbgrader.converters import GenerateAssignment
     from nbgrader.coursedir import CourseDirectory
 
-    from opsbook.grading.coursedir import course_config, run_converter
+    from opsbook.grading.nbcourse import course_config, run_converter
 
     ids = sorted(p.name for p in Path(source_root).iterdir() if p.is_dir() and any(p.glob("*.ipynb")))
     with tempfile.TemporaryDirectory(prefix="opsbook-release-") as tmp:

@@ -45,11 +45,11 @@ from nbformat import NotebookNode
 from nbgrader import utils as nbutils
 from nbgrader.preprocessors import Execute
 
-from opsbook.grading import integrity
-from opsbook.grading.guard import ALLOWED_ROOTS_ENV, KEY_FILE_ENV, WATCH_ROOTS_ENV, verify
-from opsbook.grading.sandbox import Limits, SandboxedKernelManager, SandboxSpec
+from opsbook.classroom import integrity
+from opsbook.kernel.guard import ALLOWED_ROOTS_ENV, KEY_FILE_ENV, WATCH_ROOTS_ENV, verify
+from opsbook.classroom.sandbox import Limits, SandboxedKernelManager, SandboxSpec
 
-GUARD_EXTENSION = "--IPKernelApp.extensions=opsbook.grading.guard"
+GUARD_EXTENSION = "--IPKernelApp.extensions=opsbook.kernel.guard"
 MAX_FILE_BYTES = 50 * 1024 * 1024     # largest single file copied from a submission
 MAX_SUBMISSION_BYTES = 200 * 1024 * 1024
 PROBE_SECONDS = 10                    # how long an interrupted kernel has to become responsive again
@@ -131,7 +131,7 @@ class GuardedExecute(Execute):
     async def _checkpoint(self, phase: str) -> dict | None:
         """Run the guard in the kernel; its verified report, or None (no reply, error, forged)."""
         nonce = secrets.token_hex(12)
-        expr = (f"__import__('opsbook.grading.guard', fromlist=['checkpoint'])"
+        expr = (f"__import__('opsbook.kernel.guard', fromlist=['checkpoint'])"
                 f".checkpoint({phase!r}, {nonce!r}, {self.names!r})")
         msg_id = self.kc.execute("", silent=True, store_history=False, user_expressions={"guard": expr},
                                  allow_stdin=False)
@@ -487,7 +487,7 @@ def load_config(job: Assignment):  # noqa: ANN201 - traitlets Config
     """The course's nbgrader settings, pointed at the class course folder."""
     from traitlets.config.loader import PyFileConfigLoader
 
-    from opsbook.grading.coursedir import course_config
+    from opsbook.grading.nbcourse import course_config
 
     if job.config_file:
         path = Path(job.config_file)

@@ -22,7 +22,7 @@ from nbconvert.exporters.exporter import ResourcesDict
 from nbformat import NotebookNode
 from nbgrader.preprocessors import NbGraderPreprocessor
 
-from opsbook.course import ROOT
+from opsbook.paths import ROOT
 
 BEGIN, END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
 REDACTED = "[a line of the hidden tests was removed here]"
@@ -108,8 +108,8 @@ def class_feedback(assignment: str, course_root: Path = ROOT) -> list[Path]:
     from nbgrader.coursedir import CourseDirectory
     from nbgrader.preprocessors import ClearHiddenTests
 
-    from opsbook.grading.classgrade import ClassCourse, State
-    from opsbook.grading.coursedir import run_converter
+    from opsbook.classroom.grade import ClassCourse, State
+    from opsbook.grading.nbcourse import run_converter
     from opsbook.grading.feedback import ShortTracebacks
 
     course = ClassCourse(course_root, assignment)
@@ -183,7 +183,7 @@ def export_csv(assignment: str, course_root: Path = ROOT, out: Path | None = Non
     """One row per student and graded cell: student, assignment, exercise, points, max, late, flags."""
     from nbgrader.api import Gradebook, MissingEntry
 
-    from opsbook.grading.classgrade import ClassCourse, State
+    from opsbook.classroom.grade import ClassCourse, State
 
     course = ClassCourse(course_root, assignment)
     course.require_gradebook()
