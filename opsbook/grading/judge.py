@@ -1,0 +1,467 @@
+"""Verdicts computed outside the learner's kernel.
+
+nbgrader scores a test cell by its outputs: no error, full points. When the
+test runs in the learner's kernel, the learner's code can fake that (forge the
+kernel's reply, rewrite the test, read the expected value from the test's frame,
+patch the checks). Here the kernel never runs a test cell. ``JudgedExecute``, a
+drop-in for nbgrader's ``Execute`` preprocessor, executes every other cell in the
+kernel as usual, and runs each test cell (its visible and hidden part) in the
+grader's own process:
+
+* the test's names resolve to the grader's own modules (``pd``, ``np``,
+  ``check`` …, imported as the notebook's locked cells import them) and to
+  ``world``, the tables read from the world on disk by the grader;
+* any other name is the learner's: a function becomes a remote call, a value is
+  fetched. A remote call sends its arguments as plain data (a world table as a
+  reference the kernel reads from disk), the kernel calls the learner's function
+  (``opsbook.kernel.probe``) and hands back plain data (``opsbook.kernel.plain``);
+* the test's result becomes the cell's outputs: what it printed, and one line
+  with the first failure. ``SaveAutoGrades`` then scores the cell as usual.
+
+The kernel only ever sees requests to call the learner's own functions, so no
+expected value, hidden test or check exists inside it. The same test code runs
+unchanged in the kernel when a solution notebook is executed with papermill.
+"""
+
+from __future__ import annotations
+
+import ast
+import asyncio
+import builtins
+import io
+import json
+import os
+import secrets
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from nbclient.util import ensure_async, run_sync
+from nbformat import NotebookNode, v4
+from nbgrader import utils as nbutils
+from nbgrader.preprocessors import Execute
+from traitlets import Integer, Unicode
+
+from opsbook.kernel import plain
+
+MAX_ANSWER_BYTES = 256 * 1024 * 1024
+PROBE_CODE = "__import__('opsbook.kernel.probe', fromlist=['serve']).serve({path!r})"
+INTERRUPT_GRACE = 10.0
+# Python ignores the working folder on sys.path (no module of the submission shadows ipykernel, pandas ...),
+# the user site and startup files; IPython ignores the working folder too (extra_arguments add ignore_cwd).
+SAFE_START = {"PYTHONSAFEPATH": "1", "PYTHONNOUSERSITE": "1", "PYTHONSTARTUP": "", "PYTHONPATH": ""}
+
+
+class AnswerError(Exception):
+    """The learner's code did not give an answer (it raised, timed out, or the kernel is gone)."""
+
+
+# --------------------------------------------------------------------------- the world on disk
+class JudgeWorld(Mapping):
+    """The world's tables, read by the grader from disk when a test first uses them (cached per process)."""
+
+    _cache: dict[tuple[str, str, str], Any] = {}
+
+    def __init__(self, data_dir: str | Path):
+        from opsbook.data import resolve_data_dir
+
+        self.dir = str(resolve_data_dir(data_dir).resolve())
+        manifest = Path(self.dir) / "MANIFEST.sha256"
+        self._version = manifest.read_text(encoding="utf-8") if manifest.is_file() else ""
+
+    def __getitem__(self, name: str) -> Any:
+        from opsbook.data import load_table
+
+        key = (self.dir, self._version, name)
+        if key not in self._cache:
+            self._cache[key] = load_table(name, self.dir)
+        return self._cache[key]
+
+    def __iter__(self) -> Iterator[str]:
+        from opsbook.world.schema import TABLE_ORDER
+
+        return iter(TABLE_ORDER)
+
+    def __len__(self) -> int:
+        from opsbook.world.schema import TABLE_ORDER
+
+        return len(TABLE_ORDER)
+
+    def name_of(self, obj: Any) -> str | None:
+        """The table's name if ``obj`` is one of this world's tables (the very object), else None."""
+        for (folder, version, name), table in self._cache.items():
+            if table is obj and folder == self.dir and version == self._version:
+                return name
+        return None
+
+
+# --------------------------------------------------------------------------- the exchange folder
+class Exchange:
+    """A folder both sides can reach: requests written by the grader, answers by the kernel.
+
+    The grader keeps a descriptor of the folder, so renaming or replacing it (or
+    a file in it by a link) from inside the kernel cannot redirect what it reads or writes.
+    """
+
+    def __init__(self, parent: Path, owner: int | None = None):
+        self.path = Path(parent) / f".opsbook-exchange-{secrets.token_hex(6)}"
+        self.path.mkdir(mode=0o700)
+        if owner is not None:
+            os.chown(self.path, owner, owner)
+        self.fd = os.open(self.path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+
+    def request(self, payload: dict) -> tuple[str, str]:
+        """Write a request; return (its path, the answer file's name)."""
+        token = secrets.token_hex(8)
+        answer = f"a-{token}.json"
+        payload = {**payload, "answer": str(self.path / answer)}
+        name = f"r-{token}.json"
+        fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644, dir_fd=self.fd)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(payload, handle)
+        return str(self.path / name), answer
+
+    def answer(self, name: str) -> dict | None:
+        """The kernel's answer file, or None when there is none (or it is not a plain file of sane size)."""
+        try:
+            fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW, dir_fd=self.fd)
+        except OSError:
+            return None
+        with os.fdopen(fd, "rb") as handle:
+            info = os.fstat(handle.fileno())
+            if not (info.st_mode & 0o170000 == 0o100000) or info.st_size > MAX_ANSWER_BYTES:
+                return None
+            text = handle.read(MAX_ANSWER_BYTES + 1)
+        try:
+            data = json.loads(text)
+        except ValueError:
+            return None
+        return data if isinstance(data, dict) and data.get("format") == plain.FORMAT else None
+
+    def close(self) -> None:
+        import shutil
+
+        os.close(self.fd)
+        shutil.rmtree(self.path, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------- the test's namespace
+class RemoteFunction:
+    """A learner's function as a test sees it: calling it asks the kernel."""
+
+    def __init__(self, link: KernelLink, name: str):
+        self._link, self.__name__ = link, name
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self._link.call(self.__name__, args, kwargs)
+
+    def __repr__(self) -> str:
+        return f"<the notebook's {self.__name__}>"
+
+
+_BUILTINS = vars(builtins)
+
+
+class TestNamespace(dict):
+    """Globals of a test cell: the grader's names first; any other name is looked up in the kernel."""
+
+    def __init__(self, base: dict, link: KernelLink):
+        super().__init__(base)
+        self._link = link
+
+    def __missing__(self, name: str) -> Any:
+        if name in _BUILTINS:
+            return _BUILTINS[name]
+        if name.startswith("__"):
+            raise KeyError(name)
+        value = self._link.resolve(name)
+        self[name] = value
+        return value
+
+
+def grader_imports(cells: list[NotebookNode]) -> dict[str, Any]:
+    """Import, in the grader, what the notebook's locked cells import (``import numpy as np`` …)."""
+    import importlib
+
+    names: dict[str, Any] = {}
+    for cell in cells:
+        if cell.cell_type != "code" or not cell.metadata.get("nbgrader", {}).get("locked") \
+                or nbutils.is_solution(cell) or nbutils.is_grade(cell):
+            continue
+        try:
+            tree = ast.parse(_python(cell.source))
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                for alias in node.names:
+                    module = importlib.import_module(alias.name)
+                    if alias.asname:
+                        names[alias.asname] = module
+                    else:
+                        names[alias.name.split(".")[0]] = importlib.import_module(alias.name.split(".")[0])
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                module = importlib.import_module(node.module)
+                for alias in node.names:
+                    if alias.name == "*":
+                        continue
+                    try:
+                        names[alias.asname or alias.name] = getattr(module, alias.name)
+                    except AttributeError:
+                        names[alias.asname or alias.name] = importlib.import_module(f"{node.module}.{alias.name}")
+    return names
+
+
+def _python(source: str) -> str:
+    """Cell source with IPython magics and shell escapes blanked out, so ``ast`` can read it."""
+    return "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines())
+
+
+# --------------------------------------------------------------------------- the link to the kernel
+class KernelLink:
+    """Calls into the kernel from a test running in a thread of the grader."""
+
+    def __init__(self, executor: JudgedExecute, loop: asyncio.AbstractEventLoop, deadline: float):
+        self.executor, self.loop, self.deadline = executor, loop, deadline
+
+    def resolve(self, name: str) -> Any:
+        kind = self._ask({"op": "describe", "name": name})
+        return RemoteFunction(self, name) if kind == "callable" else self._ask({"op": "value", "name": name})
+
+    def call(self, name: str, args: tuple, kwargs: dict) -> Any:
+        return self._ask({"op": "call", "name": name, "args": [self._argument(a) for a in args],
+                          "kwargs": {str(k): self._argument(v) for k, v in kwargs.items()}})
+
+    def _argument(self, value: Any) -> dict:
+        table = self.executor.world.name_of(value)
+        if table is not None:
+            return {"world": table, "dir": self.executor.world.dir}
+        return {"plain": plain.encode(value)}
+
+    def _ask(self, request: dict) -> Any:
+        future = asyncio.run_coroutine_threadsafe(self.executor.ask_kernel(request, self.deadline), self.loop)
+        answer = future.result()
+        if "error" in answer:
+            error = answer["error"]
+            raise AnswerError(f"{request['name']} raised {error.get('type', 'an error')}: {error.get('message', '')}"
+                              .rstrip(": "))
+        try:
+            return plain.decode(answer["ok"])
+        except (plain.PlainDataError, KeyError, TypeError, ValueError) as exc:
+            raise AnswerError(f"the answer of {request['name']} could not be read: {exc}") from None
+
+
+# --------------------------------------------------------------------------- the preprocessor
+class JudgedExecute(Execute):
+    """nbgrader's ``Execute``, with every test cell run by the grader instead of the kernel."""
+
+    data_dir = Unicode("", help="The world the tests read (default: $OPSBOOK_DATA_DIR, else datasets/).").tag(
+        config=True)
+    language = Unicode("", help="Language of check messages: en or zh (default: the notebook's).").tag(config=True)
+    judge_grace = Integer(30, help="Seconds a test may take beyond its calls into the kernel.").tag(config=True)
+
+    def __init__(self, **kw: Any):
+        super().__init__(**kw)
+        self.world = JudgeWorld(self.data_dir or None)
+        self.exchange: Exchange | None = None
+        self.flags: list[str] = []
+        self.dead: str | None = None
+        self._answered: set[str] = set()
+        self._base: dict | None = None
+
+    # -- set-up -------------------------------------------------------------------------
+    def exchange_owner(self) -> int | None:
+        """The user the kernel runs as, when it is not this process's (the sandbox sets it)."""
+        return None
+
+    def preprocess(self, nb: NotebookNode, resources: Any = None, km: Any = None) -> tuple[NotebookNode, dict]:
+        folder = Path((resources or {}).get("metadata", {}).get("path") or ".").resolve()
+        self.exchange = Exchange(folder, self.exchange_owner())
+        self._base = None
+        self.dead = None
+        try:
+            return super().preprocess(nb, resources, km)
+        finally:
+            self.exchange.close()
+
+    def judge_language(self) -> str:
+        return self.language or self.nb.metadata.get("opsbook", {}).get("language", "en")
+
+    def base_namespace(self) -> dict:
+        if self._base is None:
+            import numpy
+            import pandas
+
+            import opsbook.check
+
+            self._base = {"__builtins__": builtins, "__name__": "__test__", "pd": pandas, "np": numpy,
+                          **grader_imports(self.nb.cells), "world": self.world, "check": opsbook.check}
+        return self._base
+
+    def kernel_environment(self) -> dict[str, str]:
+        """What the kernel starts with: nothing from the submission's folder is imported or run at start."""
+        import tempfile
+
+        home = tempfile.mkdtemp(prefix="opsbook-kernel-home-")
+        return {**os.environ, **SAFE_START, "IPYTHONDIR": os.path.join(home, ".ipython"),
+                "JUPYTER_CONFIG_DIR": os.path.join(home, ".jupyter"), "HOME": home}
+
+    async def async_start_new_kernel(self, **kwargs: Any) -> None:
+        kwargs.setdefault("env", self.kernel_environment())
+        await super().async_start_new_kernel(**kwargs)
+
+    async def async_start_new_kernel_client(self) -> Any:
+        client = await super().async_start_new_kernel_client()
+        receive = client.shell_channel.get_msg
+
+        async def get_msg(*args: Any, **kw: Any) -> dict:
+            msg = await ensure_async(receive(*args, **kw))
+            self.note_reply(msg)
+            return msg
+
+        client.shell_channel.get_msg = get_msg
+        return client
+
+    # -- cells --------------------------------------------------------------------------
+    async def async_execute_cell(self, cell: NotebookNode, cell_index: int, execution_count: int | None = None,
+                                 store_history: bool = True) -> NotebookNode:
+        if cell.cell_type != "code" or not cell.source.strip():
+            return cell
+        if nbutils.is_grade(cell) and not nbutils.is_solution(cell):
+            return await self.judge_cell(cell)
+        if self.dead is not None:
+            cell.outputs = []
+            return cell
+        return await self.kernel_cell(cell, cell_index, execution_count, store_history)
+
+    async def kernel_cell(self, cell: NotebookNode, cell_index: int, execution_count: int | None,
+                          store_history: bool) -> NotebookNode:
+        from nbclient.exceptions import DeadKernelError
+
+        try:
+            return await super().async_execute_cell(cell, cell_index, execution_count, store_history)
+        except DeadKernelError:
+            self.dead = "the notebook's kernel stopped (it crashed, exited, or ran out of memory)"
+            cell.outputs.append(error_output("DeadKernelError", self.dead))
+            return cell
+
+    execute_cell = run_sync(async_execute_cell)  # nbclient binds the base coroutine at class creation
+
+    async def judge_cell(self, cell: NotebookNode) -> NotebookNode:
+        """Run the test cell in the grader; its outputs say what it printed and its first failure."""
+        import opsbook.check
+
+        deadline = time.monotonic() + (self.timeout or 120)
+        link = KernelLink(self, asyncio.get_running_loop(), deadline)
+        printed = io.StringIO()
+        namespace = TestNamespace({**self.base_namespace(), "print": _printer(printed)}, link)
+        language = self.judge_language()
+
+        def run() -> BaseException | None:
+            opsbook.check.set_language(language)
+            try:
+                exec(compile(cell.source, "<test cell>", "exec"), namespace)  # noqa: S102 - the course's own test
+            except BaseException as exc:  # noqa: BLE001 - every failure is a verdict
+                return exc
+            return None
+
+        failure = await asyncio.wait_for(asyncio.get_running_loop().run_in_executor(None, run),
+                                         timeout=max(1.0, deadline - time.monotonic()) + self.judge_grace)
+        cell.outputs = []
+        if printed.getvalue():
+            cell.outputs.append(v4.new_output("stream", name="stdout", text=printed.getvalue()))
+        if failure is not None:
+            cell.outputs.append(error_output(*describe_failure(failure)))
+        cell.execution_count = None
+        return cell
+
+    # -- calls into the kernel ---------------------------------------------------------
+    async def ask_kernel(self, request: dict, deadline: float) -> dict:
+        """Have the kernel answer ``request``; the answer dict ({"ok": ...} or {"error": ...})."""
+        if self.dead is not None:
+            return {"error": {"type": "KernelNotRunning", "message": self.dead}}
+        assert self.exchange is not None
+        path, answer_name = self.exchange.request(request)
+        msg_id = self.kc.execute(PROBE_CODE.format(path=path), silent=True, store_history=False,
+                                 allow_stdin=False, stop_on_error=False)
+        reply = await self._reply(msg_id, deadline)
+        if reply is None:
+            await self._interrupt()
+            return {"error": {"type": "TimeoutError", "message": "ran longer than the time limit and was stopped"}}
+        answer = self.exchange.answer(answer_name)
+        if answer is None or not isinstance(answer.get("answer"), dict):
+            self.flag("probe-bypassed")
+            return {"error": {"type": "NoAnswer", "message": "the notebook's kernel gave no answer "
+                              "(something in the notebook interfered with grading)"}}
+        return answer["answer"]
+
+    async def _reply(self, msg_id: str, deadline: float) -> dict | None:
+        from queue import Empty
+
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            if not await ensure_async(self.km.is_alive()):
+                self.dead = "the notebook's kernel stopped (it crashed, exited, or ran out of memory)"
+                return None
+            try:
+                msg = await ensure_async(self.kc.shell_channel.get_msg(timeout=min(remaining, 1.0)))
+            except Empty:
+                continue
+            if msg.get("parent_header", {}).get("msg_id") == msg_id and msg.get("msg_type") == "execute_reply":
+                return msg
+
+    def note_reply(self, msg: dict) -> None:
+        """Record a reply; a second reply to the same request was forged by the notebook."""
+        if msg.get("msg_type") != "execute_reply":
+            return
+        parent = msg.get("parent_header", {}).get("msg_id")
+        if parent in self._answered:
+            self.flag("forged-reply")
+        self._answered.add(parent)
+
+    async def _interrupt(self) -> None:
+        try:
+            await ensure_async(self.km.interrupt_kernel())
+        except Exception:  # noqa: BLE001 - already gone
+            pass
+        msg_id = self.kc.execute("", silent=True, store_history=False, allow_stdin=False)
+        if await self._reply(msg_id, time.monotonic() + INTERRUPT_GRACE) is None and self.dead is None:
+            self.dead = "the notebook's kernel did not stop after a timeout"
+            try:
+                await ensure_async(self.km.shutdown_kernel(now=True))
+            except Exception:  # noqa: BLE001
+                pass
+
+    def flag(self, what: str) -> None:
+        if what not in self.flags:
+            self.flags.append(what)
+
+
+def _printer(buffer: io.StringIO) -> Any:
+    lock = threading.Lock()
+
+    def test_print(*args: Any, sep: str | None = " ", end: str | None = "\n", **_: Any) -> None:
+        with lock:
+            buffer.write((sep if sep is not None else " ").join(map(str, args)) + (end if end is not None else "\n"))
+
+    return test_print
+
+
+def describe_failure(exc: BaseException) -> tuple[str, str]:
+    """(ename, evalue) of a failed test: the check's message, or what the learner's code raised."""
+    if isinstance(exc, AssertionError):
+        return "AssertionError", str(exc) or "a check failed"
+    if isinstance(exc, AnswerError):
+        return "AnswerError", str(exc)
+    if isinstance(exc, asyncio.TimeoutError):
+        return "TimeoutError", "the test ran longer than the time limit"
+    return type(exc).__name__, str(exc)[:500]
+
+
+def error_output(ename: str, evalue: str) -> NotebookNode:
+    """An error output with a one-line traceback (nothing of the test's source)."""
+    return v4.new_output("error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"])
