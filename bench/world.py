@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 
+from opsbook.texttable import format_table
 from opsbook.world.config import WorldConfig
 
 _GENERATE = """
@@ -65,12 +66,7 @@ def _run(code: str, *args: object) -> dict:
 
 
 def _table(title: str, header: list[str], rows: list[list[str]]) -> None:
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
-    print(f"\n{title}")
-    print("  ".join(h.rjust(w) for h, w in zip(header, widths)))
-    print("  ".join("-" * w for w in widths))
-    for r in rows:
-        print("  ".join(c.rjust(w) for c, w in zip(r, widths)))
+    print(f"\n{title}\n{format_table(header, rows, right=range(len(header)))}")
 
 
 def scaling(quick: bool) -> None:

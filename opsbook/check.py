@@ -26,6 +26,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from opsbook import language as _language
+
 __all__ = ["frame", "is_type", "number", "same_items", "series", "set_language", "text", "values"]
 
 _MESSAGES = {
@@ -85,18 +87,15 @@ _MESSAGES = {
         "a_value": "{name}（{value}）",
     },
 }
-_language = ["en"]
 
 
 def set_language(language: str) -> None:
     """Write messages in ``"en"`` (English) or ``"zh"`` (Chinese)."""
-    if language not in _MESSAGES:
-        raise ValueError(f"language must be one of {sorted(_MESSAGES)}, got {language!r}")
-    _language[0] = language
+    _language.set(language)
 
 
 def _say(key: str, **fields: Any) -> str:
-    return _MESSAGES[_language[0]][key].format(**fields)
+    return _MESSAGES[_language.get()][key].format(**fields)
 
 
 def _fail(key: str, **fields: Any) -> None:
@@ -302,7 +301,7 @@ _DTYPE_CHECKS = {
 
 def _check_dtype(got: pd.Series, family: str, what: str) -> None:
     if not _DTYPE_CHECKS[family](got.dtype):
-        _fail("dtype", what=what, want=_MESSAGES[_language[0]]["kinds"][family], got=got.dtype)
+        _fail("dtype", what=what, want=_MESSAGES[_language.get()]["kinds"][family], got=got.dtype)
 
 
 def _objects(s: pd.Series) -> np.ndarray:

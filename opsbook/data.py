@@ -10,8 +10,10 @@ Times are ``datetime64`` (business time, Asia/Shanghai, no zone), ids
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -34,12 +36,53 @@ def load_table(name: str, data_dir: str | Path | None = None) -> pd.DataFrame:
     return _load(_table(name), _folder(data_dir))
 
 
-def load_world(data_dir: str | Path | None = None, tables: Iterable[str] | None = None) -> dict[str, pd.DataFrame]:
-    """Load the named tables (default: all, in schema order) into a dict of typed frames."""
+@dataclass(frozen=True)
+class Period:
+    """The calendar days a world covers, in business time: ``[first_day, end)``, ``last_day`` included."""
+
+    first_day: pd.Timestamp
+    last_day: pd.Timestamp
+
+    @property
+    def end(self) -> pd.Timestamp:
+        """Midnight after the last day: the exclusive end of the data."""
+        return self.last_day + pd.Timedelta(days=1)
+
+    @property
+    def days(self) -> int:
+        return (self.last_day - self.first_day).days + 1
+
+
+class World(dict):
+    """The loaded tables by name (a plain ``dict``), plus ``period``: the days the world covers."""
+
+    period: Period
+
+
+def load_world(data_dir: str | Path | None = None, tables: Iterable[str] | None = None) -> World:
+    """Load the named tables (default: all, in schema order) into a dict of typed frames.
+
+    ``world.period`` gives the first and last day of the data (from the world's ``world.json``).
+    """
     names = [tables] if isinstance(tables, str) else list(tables or TABLE_ORDER)
     chosen = [_table(name) for name in names]
     folder = _folder(data_dir)
-    return {table.name: _load(table, folder) for table in chosen}
+    world = World({table.name: _load(table, folder) for table in chosen})
+    world.period = data_period(folder)
+    return world
+
+
+def data_period(data_dir: str | Path | None = None) -> Period:
+    """The days the world in ``data_dir`` covers, read from its ``world.json`` (start and number of days)."""
+    folder = _folder(data_dir)
+    meta_path = folder / "world.json"
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        first = pd.Timestamp(meta["start"])
+        return Period(first, first + pd.Timedelta(days=int(meta["days"]) - 1))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"{meta_path} is missing or unreadable ({exc}); it says which days the world covers. "
+                         f"{_FIX}") from exc
 
 
 def _table(name: str) -> Table:

@@ -24,8 +24,41 @@ PALETTE = "deep"
 FIGSIZE = (8.0, 4.5)
 
 
-def setup_notebook() -> str | None:
-    """Set pandas display options, the plot theme and warning filters; return the CJK font used, if any."""
+class CourseSetupError(RuntimeError):
+    """The kernel cannot run the course; the message says in one sentence what to install."""
+
+    def _render_traceback_(self) -> list[str]:  # IPython shows this instead of a traceback
+        return [f"CourseSetupError: {self}"]
+
+
+REQUIRED = {"python": (3, 11), "pandas": (3, 0), "numpy": (2, 0)}
+
+
+def check_environment(versions: dict[str, str] | None = None) -> None:
+    """Raise ``CourseSetupError`` in one sentence when Python, pandas or numpy is too old for the course."""
+    import platform
+
+    if versions is None:
+        import numpy
+        import pandas
+
+        versions = {"python": platform.python_version(), "pandas": pandas.__version__, "numpy": numpy.__version__}
+    old = [f"{name} {versions[name]} (needs {'.'.join(map(str, need))} or newer)" for name, need in REQUIRED.items()
+           if tuple(int(p) for p in versions[name].split(".")[:2] if p.isdigit()) < need]
+    if old:
+        raise CourseSetupError(
+            f"This kernel has {' and '.join(old)}: install the course's environment (`make install` in the course "
+            "folder, or `pip install \"pandas>=3\" \"numpy>=2\"` in a hosted notebook) and restart the kernel.")
+
+
+def setup_notebook(lang: str = "en") -> str | None:
+    """Check the environment, set display and plot defaults, the message language (``"en"`` or ``"zh"``)
+    and the ``%%needs`` magic; return the CJK font used, if any."""
+    check_environment()
+    from opsbook import language
+
+    language.set(lang)
+    _register_magics()
     import matplotlib as mpl
     import pandas as pd
     import seaborn as sns
@@ -53,6 +86,18 @@ def setup_notebook() -> str | None:
     for category in (FutureWarning, UserWarning, RuntimeWarning):
         warnings.filterwarnings("once", category=category)
     return cjk
+
+
+def _register_magics() -> None:
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is not None:
+        from opsbook.companion import register_magics
+
+        register_magics(shell)
 
 
 def label(ax: Axes, title: str, xlabel: str, ylabel: str) -> Axes:

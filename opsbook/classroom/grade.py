@@ -39,6 +39,7 @@ from pathlib import Path
 
 from opsbook.classroom.cli import TAMPER_POLICIES
 from opsbook.paths import ROOT
+from opsbook.texttable import format_table
 from opsbook.classroom.sandbox import Limits
 
 STATE_DIR = "class_grading"
@@ -531,13 +532,10 @@ def write_integrity_summary(state_dir: Path, entries: dict[str, dict]) -> Path:
 
 def format_report(report: ClassReport) -> str:
     """The table the instructor reads after a run."""
-    header = ("student", "status", "points", "max", "seconds", "flags")
     rows = [(o.student, o.status + (" (earlier run)" if o.skipped else ""), f"{o.score:g}", f"{o.max_score:g}",
              f"{o.seconds:.1f}", ", ".join(o.flags)[:100]) for o in sorted(report.outcomes, key=lambda o: o.student)]
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(5)]
-    lines = ["  ".join(r[i].ljust(widths[i]) if i != 2 and i != 3 else r[i].rjust(widths[i]) for i in range(5))
-             + "  " + r[5] for r in [header, *rows]]
-    lines.insert(1, "-" * max(len(line) for line in lines[:1]))
+    lines = format_table(("student", "status", "points", "max", "seconds", "flags"), rows, right=(2, 3, 4)
+                         ).splitlines()
     graded = report.graded
     lines.append(f"\n{len(graded)} graded in {report.seconds:.0f} s"
                  + (f" ({report.seconds / len(graded):.1f} s per submission)" if graded else "")

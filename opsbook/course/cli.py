@@ -8,6 +8,7 @@ from pathlib import Path
 
 from opsbook.course.manifest import load_manifest, updated_readme
 from opsbook.paths import BUILD, NOTEBOOKS, README, SOLUTIONS, shown
+from opsbook.texttable import format_table
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -27,6 +28,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument("--data-dir", type=Path, help="world folder passed as DATA_DIR (default: datasets/)")
     run.add_argument("--out", type=Path, default=BUILD / "course", help="output folder (default build/course)")
     run.set_defaults(func=_run)
+
+    check = commands.add_parser("check", help="try every exercise's reference, stub, alternatives and mistakes "
+                                              "with the grader (fast: one kernel)")
+    check.add_argument("id", metavar="ID", help="the notebook, e.g. 01_metrics")
+    check.add_argument("--data-dir", type=Path, help="the world to grade on (default: datasets/)")
+    check.add_argument("--answer", action="append", metavar="GRADE_ID", help="only this answer cell (repeatable)")
+    check.set_defaults(func=_check)
 
 
 def _readme(args: argparse.Namespace) -> int:
@@ -74,3 +82,25 @@ def _run(args: argparse.Namespace) -> int:
     results = run_course([i for i in ids if not args.ids or i in args.ids], SOLUTIONS, args.out, args.data_dir)
     print(format_summary(results))
     return 0 if all(r.ok for r in results) else 1
+
+
+def _check(args: argparse.Namespace) -> int:
+    import nbformat
+
+    from opsbook.course.contracts import check_contracts
+    from opsbook.grading.nbcourse import course_config, prepare_course
+
+    folder = SOLUTIONS / args.id
+    if not (folder / f"{args.id}.ipynb").is_file():
+        print(f"No notebook {args.id} in {shown(SOLUTIONS)}", file=sys.stderr)
+        return 2
+    template = prepare_course(folder, BUILD / "grades" / ".cache")
+    release = nbformat.read(template / "release" / args.id / f"{args.id}.ipynb", as_version=4)
+    trials = check_contracts(folder, release, course_config(template), args.data_dir,
+                             set(args.answer) if args.answer else None)
+    rows = [(t.answer, f"{t.kind} {t.number}", f"{t.score:g}/{t.max_score:g}", "ok" if t.holds else "BROKEN",
+             (t.why + ": " if t.why else "") + " | ".join(t.messages)) for t in trials]
+    print(format_table(("answer", "variant", "points", "contract", "why / first failing message"), rows, right=(2,)))
+    broken = [t for t in trials if not t.holds]
+    print(f"\n{len(trials)} trials, {len(broken)} broken contract(s).")
+    return 1 if broken else 0

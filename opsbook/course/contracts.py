@@ -18,6 +18,7 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from nbformat import NotebookNode
 
@@ -117,3 +118,95 @@ def batch(contracts: dict[str, Contract], kind: str, k: int) -> dict[str, str]:
 def batch_count(contracts: dict[str, Contract], kind: str) -> int:
     """How many batches of ``kind`` the contracts need."""
     return max((len(getattr(c, kind)) for c in contracts.values()), default=0)
+
+
+# --------------------------------------------------------------------------- checking contracts
+@dataclass(frozen=True)
+class Trial:
+    """One answer tried on an exercise's checks: the reference, the release's stub, an alternative or a mistake."""
+
+    answer: str                 # grade_id of the answer cell
+    kind: str                   # "reference", "blank", "alternative" or "mistake"
+    number: int                 # 1-based among its kind
+    score: float
+    max_score: float
+    messages: tuple[str, ...]   # first failing message of each check cell that lost points
+    why: str = ""               # a mistake's misconception
+
+    @property
+    def holds(self) -> bool:
+        """Whether the grader treats this answer as the contract says."""
+        if self.kind in ("reference", "alternative"):
+            return self.score == self.max_score
+        if self.kind == "blank":
+            return self.score == 0
+        return self.score < self.max_score
+
+
+def check_contracts(folder: Path, release: NotebookNode, config: Any, data_dir: Path | None = None,
+                    answers: set[str] | None = None) -> list[Trial]:
+    """Try every exercise's reference, stub, alternatives and mistakes with the course's grader, in one kernel.
+
+    The release (with the reference solutions spliced in) runs once, top to bottom, with every check cell
+    judged as in ``nbgrader autograde`` (``JudgedExecute``). Then, for each answer cell, the stub, each
+    alternative and each mistake is run in the same kernel in place of the reference, and only that
+    exercise's check cells are judged again; the reference is run again afterwards. Check cells call
+    nothing but the exercise's own names (``tests/test_contracts.py`` checks it), so the verdicts are
+    those of a separate autograde of each variant, at a fraction of the cost.
+    """
+    import tempfile
+
+    from nbformat import v4
+    from nbgrader.utils import determine_grade
+
+    from opsbook.grading.judge import JudgedExecute
+
+    source = _read(folder / f"{folder.name}.ipynb")
+    reference = solution_code(source)
+    contracts = load_contracts(folder / CONTRACTS_FILE)
+    checks = answer_cells(source)
+    stubs = {c.metadata.nbgrader.grade_id: c.source for c in release.cells
+             if c.metadata.get("nbgrader", {}).get("solution") and c.cell_type == "code"}
+    nb = splice(release, reference)
+    by_id = {c.metadata.get("nbgrader", {}).get("grade_id"): (i, c) for i, c in enumerate(nb.cells)}
+    trials: list[Trial] = []
+
+    with tempfile.TemporaryDirectory(prefix="opsbook-contracts-") as work:
+        executor = JudgedExecute(config=config, data_dir=str(data_dir or ""))
+
+        def judge(answer: str, kind: str, number: int, why: str = "") -> Trial:
+            score = top = 0.0
+            messages = []
+            for check in checks[answer]:
+                index, cell = by_id[check]
+                judged = executor.execute_cell(copy.deepcopy(cell), index)
+                got, most = determine_grade(judged)
+                score, top = score + float(got or 0), top + float(most)
+                if got != most:
+                    messages.append(next((f"{o.ename}: {o.evalue}" for o in judged.outputs
+                                          if o.output_type == "error"), "lost points"))
+            return Trial(answer, kind, number, score, top, tuple(messages), why)
+
+        with executor.session(nb, {"metadata": {"path": work}}):
+            for index, cell in enumerate(executor.nb.cells):
+                executor.execute_cell(cell, index)
+            for answer in checks:
+                if answers is not None and answer not in answers:
+                    continue
+                index, _ = by_id[answer]
+                trials.append(judge(answer, "reference", 1))
+                contract = contracts.get(answer, Contract((), ()))
+                variants = [("blank", 1, stubs[answer], "")]
+                variants += [("alternative", k, code, "") for k, code in enumerate(contract.alternatives, 1)]
+                variants += [("mistake", k, m.code, m.why) for k, m in enumerate(contract.mistakes, 1)]
+                for kind, number, code, why in variants:
+                    executor.execute_cell(v4.new_code_cell(code), index)
+                    trials.append(judge(answer, kind, number, why))
+                executor.execute_cell(v4.new_code_cell(reference[answer]), index)
+    return trials
+
+
+def _read(path: Path) -> NotebookNode:
+    import nbformat
+
+    return nbformat.read(path, as_version=4)

@@ -12,6 +12,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from opsbook.texttable import format_table
+
 KERNEL_ARGS = ["--IPKernelApp.log_level=ERROR"]  # no kernel transport warnings in the summary
 
 
@@ -106,11 +108,8 @@ def run_course(ids: list[str], source_root: Path, out: Path, data_dir: Path | No
 
 def format_summary(results: list[RunResult]) -> str:
     """A plain-text table: notebook, seconds, peak kernel memory, status."""
-    rows = [("notebook", "seconds", "peak MB", "status")]
-    rows += [(r.id, f"{r.seconds:.1f}", f"{r.peak_mb:.0f}", "ok" if r.ok else f"FAILED {r.error}")
-             for r in results]
-    width = [max(len(row[i]) for row in rows) for i in range(3)]
-    lines = [f"{a:<{width[0]}}  {b:>{width[1]}}  {c:>{width[2]}}  {d}" for a, b, c, d in rows]
+    rows = [(r.id, f"{r.seconds:.1f}", f"{r.peak_mb:.0f}", "ok" if r.ok else f"FAILED {r.error}") for r in results]
+    lines = format_table(("notebook", "seconds", "peak MB", "status"), rows, right=(1, 2), rule=False).splitlines()
     failed = sum(not r.ok for r in results)
     lines.append(f"{len(results)} notebook(s), {failed} failed; executed copies and HTML in "
                  f"{results[0].executed.parent.parent if results else '-'}")

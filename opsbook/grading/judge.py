@@ -28,6 +28,7 @@ from __future__ import annotations
 import ast
 import asyncio
 import builtins
+import contextlib
 import io
 import json
 import os
@@ -70,6 +71,13 @@ class JudgeWorld(Mapping):
         self.dir = str(resolve_data_dir(data_dir).resolve())
         manifest = Path(self.dir) / "MANIFEST.sha256"
         self._version = manifest.read_text(encoding="utf-8") if manifest.is_file() else ""
+
+    @property
+    def period(self) -> Any:
+        """The days the world covers (``opsbook.data.Period``), as ``load_world(...).period``."""
+        from opsbook.data import data_period
+
+        return data_period(self.dir)
 
     def __getitem__(self, name: str) -> Any:
         from opsbook.data import load_table
@@ -277,12 +285,30 @@ class JudgedExecute(Execute):
         return None
 
     def preprocess(self, nb: NotebookNode, resources: Any = None, km: Any = None) -> tuple[NotebookNode, dict]:
+        with self.session(nb, resources, km):
+            for index, cell in enumerate(self.nb.cells):
+                self.preprocess_cell(cell, resources, index)
+            self.set_widgets_metadata()
+        return self.nb, self.resources
+
+    @contextlib.contextmanager
+    def session(self, nb: NotebookNode, resources: Any = None, km: Any = None) -> Iterator[JudgedExecute]:
+        """A started kernel for ``nb``: run cells with ``execute_cell`` inside, as ``preprocess`` does."""
+        from nbclient import NotebookClient
+
+        NotebookClient.__init__(self, nb, km)
+        self.reset_execution_trackers()
+        self._check_assign_resources(resources or {})
         folder = Path((resources or {}).get("metadata", {}).get("path") or ".").resolve()
         self.exchange = Exchange(folder, self.exchange_owner())
         self._base = None
         self.dead = None
         try:
-            return super().preprocess(nb, resources, km)
+            with self.setup_kernel():
+                info = self.wait_for_reply(self.kc.kernel_info())
+                if info:
+                    self.nb.metadata["language_info"] = info["content"]["language_info"]
+                yield self
         finally:
             self.exchange.close()
 

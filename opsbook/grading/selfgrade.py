@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from opsbook.paths import BUILD, SOLUTIONS, shown
+from opsbook.texttable import format_table
 
 if TYPE_CHECKING:
     from nbformat import NotebookNode
@@ -116,11 +117,8 @@ def format_report(report: Report) -> str:
     rows = [(report.exercises.get(c.grade_id, c.grade_id), c.grade_id, f"{c.score:g}", f"{c.max_score:g}",
              c.message) for c in report.graded.cells.values()]
     rows.append(("total", "", f"{report.graded.score:g}", f"{report.graded.max_score:g}", ""))
-    header = ("exercise", "cell", "points", "max", "first failing message")
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(4)]
-    lines = ["  ".join([r[0].ljust(widths[0]), r[1].ljust(widths[1]), r[2].rjust(widths[2]),
-                        r[3].rjust(widths[3]), r[4]]).rstrip() for r in [header, *rows]]
-    lines.insert(1, "-" * max(len(line) for line in lines))
+    lines = format_table(("exercise", "cell", "points", "max", "first failing message"), rows, right=(2, 3)
+                         ).splitlines()
     if report.graded.timed_out:
         lines.append(f"\nTimed out: {', '.join(report.graded.timed_out)} ran longer than {report.timeout} s "
                      "and was stopped. Look for an endless loop or a very slow step.")
