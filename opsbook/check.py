@@ -213,7 +213,7 @@ def series(got: Any, want: pd.Series, what: str, *, dtype: str | None = None, in
     if dtype is not None:
         _check_dtype(got, dtype, what)
     aligned = got.reindex(want.index) if not order else got
-    _compare_values(_objects(aligned), _objects(want), what, rel, abs, list(want.index), show_expected)
+    _compare_series(aligned, want, what, rel, abs, show_expected)
 
 
 def frame(got: Any, want: pd.DataFrame, what: str, *, dtypes: dict[str, str] | None = None,
@@ -238,8 +238,7 @@ def frame(got: Any, want: pd.DataFrame, what: str, *, dtypes: dict[str, str] | N
         label = _say("column", what=what, column=column)
         if dtypes and column in dtypes:
             _check_dtype(got[column], dtypes[column], label)
-        _compare_values(_objects(aligned[column]), _objects(want[column]), label, rel, abs, list(want.index),
-                        show_expected)
+        _compare_series(aligned[column], want[column], label, rel, abs, show_expected)
 
 
 # --------------------------------------------------------------------------- pieces
@@ -264,6 +263,8 @@ def _check_index(got: pd.Index, want: pd.Index, what: str, index_type: type | st
             _fail("index_type", what=what, want=wanted, got=type(got).__name__)
     if got.has_duplicates:
         _fail("duplicated", what=what, first=_fmt(got[got.duplicated()][0]))
+    if _same_labels(got, want, order):
+        return
     got_labels, want_labels = list(got), list(want)
     if len(got_labels) != len(want_labels) or set(map(_key, got_labels)) != set(map(_key, want_labels)):
         got_keys, want_keys = {_key(x) for x in got_labels}, {_key(x) for x in want_labels}
@@ -276,6 +277,16 @@ def _check_index(got: pd.Index, want: pd.Index, what: str, index_type: type | st
         for position, (g, w) in enumerate(zip(got_labels, want_labels)):
             if _key(g) != _key(w):
                 _fail("order", what=what, pos=position + 1, got=_fmt(g), expected=_expected(w, True))
+
+
+def _same_labels(got: pd.Index, want: pd.Index, order: bool) -> bool:
+    """A quick yes when the labels are plainly equal (the detailed comparison explains a no)."""
+    try:
+        if order:
+            return len(got) == len(want) and bool(got.equals(want))
+        return len(got) == len(want) and bool(got.sort_values().equals(want.sort_values()))
+    except (TypeError, ValueError):
+        return False
 
 
 def _key(label: Any) -> Any:
@@ -308,11 +319,43 @@ def _objects(s: pd.Series) -> np.ndarray:
     return s.astype(object).to_numpy()
 
 
+def _numeric(s: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype)
+
+
+def _compare_series(got: pd.Series, want: pd.Series, what: str, rel: float, abs: float, show_expected: bool) -> None:
+    """Values of two equally indexed Series: vectorised for numbers and times, item by item otherwise."""
+    if len(got) != len(want):
+        _fail("length", what=what, want=len(want), got=len(got))
+    if _numeric(got) and _numeric(want):
+        g, w = got.to_numpy(dtype=float, na_value=np.nan), want.to_numpy(dtype=float, na_value=np.nan)
+        same = (np.isnan(g) == np.isnan(w)) & (np.isnan(w) | np.isclose(g, w, rtol=rel, atol=abs))
+        if bool(same.all()):
+            return
+    elif not _numeric(want) and not _numeric(got):
+        g, w = got.reset_index(drop=True), want.reset_index(drop=True)
+        try:
+            same = g.eq(w) | (g.isna() & w.isna())
+            if bool(same.all()):
+                return
+        except (TypeError, ValueError):
+            pass
+    _compare_values(_objects(got), _objects(want), what, rel, abs, list(want.index), show_expected)
+
+
 def _missing(x: Any) -> bool:
     try:
         return bool(pd.isna(x))
     except (TypeError, ValueError):
         return False
+
+
+def _as_numbers(values: np.ndarray) -> np.ndarray | None:
+    """``values`` as floats when every item is a plain or numpy number (or missing), else None."""
+    numeric = (int, float, np.integer, np.floating)
+    if all((isinstance(x, numeric) and not isinstance(x, (bool, np.bool_))) or _missing(x) for x in values):
+        return np.array([np.nan if _missing(x) else float(x) for x in values], dtype=float)
+    return None
 
 
 def _compare_values(got: np.ndarray, want: np.ndarray, what: str, rel: float, abs: float, where: list | None,
@@ -329,7 +372,13 @@ def _compare_values(got: np.ndarray, want: np.ndarray, what: str, rel: float, ab
     if len(missing_na):
         i = missing_na[0]
         _fail("na_missing", what=what, n=len(missing_na), where=_fmt(labels[i]), got=_fmt(got[i]))
-    wrong = [i for i in np.flatnonzero(~want_na) if not _equal(got[i], want[i], rel, abs)]
+    want_numbers = _as_numbers(want)
+    got_numbers = _as_numbers(got) if want_numbers is not None else None
+    if want_numbers is not None and got_numbers is not None:
+        close = np.isclose(got_numbers, want_numbers, rtol=rel, atol=abs) | want_na
+        wrong = list(np.flatnonzero(~close))
+    else:
+        wrong = [i for i in np.flatnonzero(~want_na) if not _equal(got[i], want[i], rel, abs)]
     if wrong:
         i = wrong[0]
         _fail("values", what=what, n=len(wrong), total=len(want), where=_fmt(labels[i]), got=_fmt(got[i]),

@@ -127,8 +127,10 @@ def needs(line: str, cell: str) -> Any:
     last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
     try:
         exec(compile(tree, "<cell>", "exec"), shell.user_ns)  # noqa: S102 - the learner's own cell
-        if last is not None:
-            return eval(compile(ast.Expression(last.value), "<cell>", "eval"), shell.user_ns)  # noqa: S307
+        value = eval(compile(ast.Expression(last.value), "<cell>", "eval"), shell.user_ns) if last else None  # noqa: S307
+        for name in assigned_names(tree):
+            _owed.pop(name, None)
+        return value
     except NotImplementedError:
         _skip(shell, tree, exercises, "NotImplementedError")
     except NameError as exc:

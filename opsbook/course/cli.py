@@ -36,6 +36,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     check.add_argument("--answer", action="append", metavar="GRADE_ID", help="only this answer cell (repeatable)")
     check.set_defaults(func=_check)
 
+    stuck = commands.add_parser("sweep", help="leave each exercise unfinished in turn; every later cell must run "
+                                              "or name the exercise it needs")
+    stuck.add_argument("id", metavar="ID", help="the notebook, e.g. 01_metrics")
+    stuck.add_argument("--data-dir", type=Path, help="the world to run on (default: datasets/)")
+    stuck.set_defaults(func=_sweep)
+
 
 def _readme(args: argparse.Namespace) -> int:
     text = README.read_text(encoding="utf-8")
@@ -104,3 +110,12 @@ def _check(args: argparse.Namespace) -> int:
     broken = [t for t in trials if not t.holds]
     print(f"\n{len(trials)} trials, {len(broken)} broken contract(s).")
     return 1 if broken else 0
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    from opsbook.course.sweep import describe, release_for, sweep
+
+    source, release, _ = release_for(SOLUTIONS / args.id, BUILD / "grades" / ".cache")
+    problems = sweep(source, release, args.data_dir)
+    print(describe(problems))
+    return 1 if problems else 0
