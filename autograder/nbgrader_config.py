@@ -13,10 +13,10 @@ temporary course, so learners, instructors and CI grade with one set of rules.
 import os
 
 from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor
-from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, ClearHiddenTests, GetGrades,
-                                    IgnorePattern, LimitOutput, SaveAutoGrades)
+from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, GetGrades, IgnorePattern, LimitOutput,
+                                    SaveAutoGrades)
 
-from opsbook.grading.feedback import ShortTracebacks
+from opsbook.grading.feedback import ReleasedTests
 from opsbook.grading.judge import JudgedExecute
 
 c = get_config()  # noqa: F821 - provided by traitlets when it loads this file
@@ -55,10 +55,10 @@ c.Autograde.autograde_preprocessors = [JudgedExecute, IgnorePattern, ClearMetada
                                        SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]
 
 # --- feedback -------------------------------------------------------------
-# Feedback shows the learner's code and results but neither the hidden tests
-# (nbgrader issue #917) nor tracebacks that quote them: a failing test cell
-# keeps only its last line, e.g. "AssertionError: dau must return a Series".
-c.GenerateFeedback.preprocessors = [ClearHiddenTests, ShortTracebacks, GetGrades, CSSHTMLHeaderPreprocessor]
+# Feedback shows the learner's own cells and, for each test cell, the text the learner received and the
+# grader's verdict (what the test printed, one line with its first failure): hidden tests never ran in the
+# learner's kernel, so no output can quote them (nbgrader issue #917).
+c.GenerateFeedback.preprocessors = [ReleasedTests, GetGrades, CSSHTMLHeaderPreprocessor]
 
 # --- logging --------------------------------------------------------------
 c.NbGrader.logfile = os.path.join(ROOT, "nbgrader.log")

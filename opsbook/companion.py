@@ -92,8 +92,9 @@ def answer_code(notebook: Path, exercise: str) -> str | None:
             continue
         grading = cell.metadata.get("nbgrader", {})
         if current == exercise and grading.get("solution") and not grading.get("grade"):
-            return "\n".join(line for line in cell.source.splitlines()
-                             if line.strip() not in ("### BEGIN SOLUTION", "### END SOLUTION"))
+            from opsbook.grading.markers import without_solution_markers
+
+            return without_solution_markers(cell.source)
     return None
 
 

@@ -12,9 +12,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from opsbook.classroom.status import TAMPER_POLICIES
 from opsbook.paths import ROOT
-
-TAMPER_POLICIES = ("zero", "flag")
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``opsbook class``."""
@@ -76,10 +75,11 @@ def _worlds(args: argparse.Namespace) -> int:
 
 
 def _grade(args: argparse.Namespace) -> int:
-    from opsbook.classroom.grade import ClassGradingError, _course_timeout, format_report, grade_class
-    from opsbook.classroom.sandbox import Limits
+    from opsbook.classroom.course import ClassGradingError
+    from opsbook.classroom.grade import course_timeout, format_report, grade_class
+    from opsbook.grading.sandbox import Limits
 
-    limits = Limits(cell_timeout=args.cell_timeout or int(_course_timeout(args.course)), timeout=args.timeout,
+    limits = Limits(cell_timeout=args.cell_timeout or int(course_timeout(args.course)), timeout=args.timeout,
                     memory_mb=args.memory, nproc=args.nproc)
     try:
         report = grade_class(args.assignment, args.course, workers=args.workers, worlds=args.worlds, limits=limits,
@@ -98,20 +98,23 @@ def _grade(args: argparse.Namespace) -> int:
 
 
 def _feedback(args: argparse.Namespace) -> int:
-    from opsbook.classroom.grade import ClassCourse, ClassGradingError
-    from opsbook.classroom.export import class_feedback
+    from opsbook.classroom.course import ClassCourse, ClassGradingError
+    from opsbook.classroom.feedback import class_feedback
 
     try:
-        paths = class_feedback(args.assignment, args.course)
+        run = class_feedback(args.assignment, args.course)
     except ClassGradingError as exc:
         print(f"Cannot write feedback: {exc}", file=sys.stderr)
         return 2
-    print(f"Feedback for {len(paths)} students in {ClassCourse(args.course, args.assignment).folder('feedback', '*')}")
+    folder = ClassCourse(args.course, args.assignment).folder("feedback", "*")
+    print(f"Feedback: {len(run.written)} page(s) in {folder}")
+    for student, why in sorted(run.failed.items()):
+        print(f"  {student}: plain page only, {why}", file=sys.stderr)
     return 0
 
 
 def _export(args: argparse.Namespace) -> int:
-    from opsbook.classroom.grade import ClassCourse, ClassGradingError
+    from opsbook.classroom.course import ClassCourse, ClassGradingError
     from opsbook.classroom.export import export_csv
 
     course = ClassCourse(args.course, args.assignment)

@@ -27,7 +27,6 @@ from dataclasses import asdict, dataclass
 
 from nbformat import NotebookNode
 
-from opsbook.kernel.guard import SHADOW_CHECKED
 
 
 @dataclass(frozen=True)
@@ -60,6 +59,11 @@ RULE_HELP = {
     "file-access": "reads or writes files other than through load_world",
 }
 HARD_RULES = {"grader"}
+# Builtins a test leans on to check types and values; a notebook that rebinds one is worth a look.
+SHADOW_CHECKED = {"type", "isinstance", "issubclass", "abs", "float", "int", "str", "bool", "len", "round",
+                  "sum", "min", "max", "all", "any", "sorted", "set", "dict", "list", "tuple", "repr", "hash",
+                  "id", "getattr", "hasattr", "zip", "range", "enumerate", "map", "filter", "iter", "next",
+                  "object", "callable", "divmod", "pow", "frozenset", "vars", "print"}
 
 _GRADER_WORDS = re.compile(r"opsbook\.(grading|kernel|classroom)|_opsbook_|OPSBOOK_GUARD|nbgrader|gradebook", re.IGNORECASE)
 _TRACEBACK_ATTRS = {"showtraceback", "_showtraceback", "showsyntaxerror", "set_custom_exc", "CustomTB",
@@ -100,8 +104,9 @@ _FILE_CALLS = {"open", "io.open", "os.open", "os.remove", "os.unlink", "os.renam
                "os.listdir", "os.scandir", "os.walk", "os.truncate", "shutil", "glob.glob", "pathlib.Path", "Path",
                "pd.read_csv", "pd.read_parquet", "pd.read_json", "pd.read_excel", "pd.read_pickle", "np.load",
                "np.loadtxt", "np.save", "np.savetxt", "sqlite3.connect"}
+# Methods that touch files (not ``rename``/``replace``/``open``: pandas and str share those names).
 _FILE_METHODS = {"read_text", "read_bytes", "write_text", "write_bytes", "unlink", "rmdir", "to_csv", "to_parquet",
-                 "to_pickle", "to_json", "to_excel", "symlink_to", "rename", "replace", "touch", "chmod", "open"}
+                 "to_pickle", "to_json", "to_excel", "symlink_to", "hardlink_to", "touch", "chmod"}
 
 
 def _dotted(node: ast.AST) -> str:

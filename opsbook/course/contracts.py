@@ -74,12 +74,10 @@ def answer_cells(source: NotebookNode) -> dict[str, list[str]]:
 
 def solution_code(source: NotebookNode) -> dict[str, str]:
     """The reference answer of every answer cell, as a learner would type it (markers removed)."""
-    return {
-        c.metadata.nbgrader.grade_id: "\n".join(line for line in c.source.splitlines()
-                                                if line.strip() not in ("### BEGIN SOLUTION", "### END SOLUTION"))
-        for c in source.cells
-        if c.metadata.get("nbgrader", {}).get("solution") and c.cell_type == "code"
-    }
+    from opsbook.grading.markers import without_solution_markers
+
+    return {c.metadata.nbgrader.grade_id: without_solution_markers(c.source) for c in source.cells
+            if c.metadata.get("nbgrader", {}).get("solution") and c.cell_type == "code"}
 
 
 def splice(release: NotebookNode, code: dict[str, str]) -> NotebookNode:

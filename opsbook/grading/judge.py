@@ -35,6 +35,7 @@ import os
 import secrets
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -61,16 +62,21 @@ class AnswerError(Exception):
 
 # --------------------------------------------------------------------------- the world on disk
 class JudgeWorld(Mapping):
-    """The world's tables, read by the grader from disk when a test first uses them (cached per process)."""
+    """The world's tables, read by the grader from disk when a test first uses them.
 
-    _cache: dict[tuple[str, str, str], Any] = {}
+    Tables are cached per process for the last ``KEEP`` worlds (a class graded on per-student worlds
+    moves from world to world; a course graded on one world reads it once).
+    """
 
-    def __init__(self, data_dir: str | Path):
+    KEEP = 2
+    _cache: OrderedDict[tuple[str, str], dict[str, Any]] = OrderedDict()
+
+    def __init__(self, data_dir: str | Path | None):
         from opsbook.data import resolve_data_dir
 
         self.dir = str(resolve_data_dir(data_dir).resolve())
         manifest = Path(self.dir) / "MANIFEST.sha256"
-        self._version = manifest.read_text(encoding="utf-8") if manifest.is_file() else ""
+        self._key = (self.dir, manifest.read_text(encoding="utf-8") if manifest.is_file() else "")
 
     @property
     def period(self) -> Any:
@@ -79,13 +85,20 @@ class JudgeWorld(Mapping):
 
         return data_period(self.dir)
 
+    def _tables(self) -> dict[str, Any]:
+        tables = self._cache.setdefault(self._key, {})
+        self._cache.move_to_end(self._key)
+        while len(self._cache) > self.KEEP:
+            self._cache.popitem(last=False)
+        return tables
+
     def __getitem__(self, name: str) -> Any:
         from opsbook.data import load_table
 
-        key = (self.dir, self._version, name)
-        if key not in self._cache:
-            self._cache[key] = load_table(name, self.dir)
-        return self._cache[key]
+        tables = self._tables()
+        if name not in tables:
+            tables[name] = load_table(name, self.dir)
+        return tables[name]
 
     def __iter__(self) -> Iterator[str]:
         from opsbook.world.schema import TABLE_ORDER
@@ -99,10 +112,7 @@ class JudgeWorld(Mapping):
 
     def name_of(self, obj: Any) -> str | None:
         """The table's name if ``obj`` is one of this world's tables (the very object), else None."""
-        for (folder, version, name), table in self._cache.items():
-            if table is obj and folder == self.dir and version == self._version:
-                return name
-        return None
+        return next((name for name, table in self._cache.get(self._key, {}).items() if table is obj), None)
 
 
 # --------------------------------------------------------------------------- the exchange folder

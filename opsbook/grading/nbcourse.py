@@ -9,6 +9,7 @@ folder, and every grading works in a fresh copy, so nothing is graded in place.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import shutil
@@ -72,6 +73,14 @@ def write_plain_config(course: Path, extra: str = "") -> None:
         '    setattr(c.CourseDirectory, step + "_directory", step)\n'
         f"c.CourseDirectory.root = {str(course)!r}\n"
         f'c.CourseDirectory.db_url = "sqlite:///{course}/gradebook.db"\n' + extra, encoding="utf-8")
+
+
+@functools.lru_cache(maxsize=1)
+def course_settings() -> Config:
+    """The course's nbgrader settings as written in ``autograder/nbgrader_config.py`` (folders unchanged)."""
+    from traitlets.config.loader import PyFileConfigLoader
+
+    return PyFileConfigLoader(CONFIG_FILE.name, str(CONFIG_FILE.parent)).load_config()
 
 
 def course_config(root: Path) -> Config:
@@ -143,8 +152,8 @@ class Course:
         config.CourseDirectory.student_id = student
         return config
 
-    def autograde(self, student: str, notebook: Path, timeout: int | None = None) -> Graded:
-        """Autograde a copy of ``notebook`` as ``student``'s submission."""
+    def autograde(self, student: str, notebook: Path, timeout: int | None = None, sandboxed: bool = False) -> Graded:
+        """Autograde a copy of ``notebook`` as ``student``'s submission (its kernel sandboxed if asked)."""
         from nbgrader.api import Gradebook
         from nbgrader.converters import Autograde
         from nbgrader.coursedir import CourseDirectory
@@ -155,6 +164,12 @@ class Course:
         config = self._config(student)
         if timeout is not None:
             config.Execute.timeout = timeout
+        if sandboxed:
+            from opsbook.grading.judge import JudgedExecute
+            from opsbook.grading.sandbox import SandboxedExecute
+
+            steps = list(config.Autograde.autograde_preprocessors)
+            config.Autograde.autograde_preprocessors = [SandboxedExecute if p is JudgedExecute else p for p in steps]
         converter = Autograde(coursedir=CourseDirectory(config=config), config=config)
         converter.force = True
         run_converter(converter, f"autograde {self.assignment} for {student}")

@@ -9,6 +9,7 @@ grading ran, whatever the score; 2 for a notebook that cannot be graded.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import re
 import shutil
@@ -27,7 +28,8 @@ if TYPE_CHECKING:
 
     from opsbook.grading.nbcourse import Graded
 
-_EXERCISE = re.compile(r"Exercise\s+\d+(\.\d+)*", re.IGNORECASE)
+_EXERCISE = re.compile(r"(Exercise|练习)\s+\d+(\.\d+)*", re.IGNORECASE)
+GRADES = BUILD / "progress" / "grades.json"
 
 
 class UnusableNotebook(ValueError):
@@ -82,7 +84,7 @@ def check_notebook(path: Path, source_root: Path, assignment: str | None = None)
 
 
 def grade_notebook(path: Path, source_root: Path = SOLUTIONS, work: Path = BUILD / "grades",
-                   assignment: str | None = None, timeout: int | None = None) -> Report:
+                   assignment: str | None = None, timeout: int | None = None, sandboxed: bool = True) -> Report:
     """Grade a copy of the notebook at ``path``; raises ``UnusableNotebook`` or ``GradingError``."""
     import nbformat
 
@@ -93,7 +95,7 @@ def grade_notebook(path: Path, source_root: Path = SOLUTIONS, work: Path = BUILD
     template = prepare_course(Path(source_root) / assignment, _mkdir(Path(work) / ".cache"))
     with tempfile.TemporaryDirectory(prefix="opsbook-grade-") as tmp:
         course = Course(template, Path(tmp) / "course")
-        graded = course.autograde("learner", Path(path), timeout=timeout)
+        graded = course.autograde("learner", Path(path), timeout=timeout, sandboxed=sandboxed)
         feedback = _mkdir(Path(work) / assignment) / "feedback.html"
         shutil.copyfile(course.feedback("learner"), feedback)
         exercises = exercise_names(nbformat.read(course.release, as_version=4))
@@ -114,8 +116,11 @@ def exercise_names(nb: NotebookNode) -> dict[str, str]:
 
 def format_report(report: Report) -> str:
     """The table a learner reads in the terminal."""
-    rows = [(report.exercises.get(c.grade_id, c.grade_id), c.grade_id, f"{c.score:g}", f"{c.max_score:g}",
-             c.message) for c in report.graded.cells.values()]
+    from opsbook.companion import revealed
+
+    answers_seen = revealed().get(report.assignment, {})
+    rows = [(_name(report.exercises.get(c.grade_id, c.grade_id), answers_seen), c.grade_id, f"{c.score:g}",
+             f"{c.max_score:g}", c.message) for c in report.graded.cells.values()]
     rows.append(("total", "", f"{report.graded.score:g}", f"{report.graded.max_score:g}", ""))
     lines = format_table(("exercise", "cell", "points", "max", "first failing message"), rows, right=(2, 3)
                          ).splitlines()
@@ -128,6 +133,12 @@ def format_report(report: Report) -> str:
                      "(`git show HEAD:<path>` or the course repository).")
     lines.append(f"\nFeedback report: {shown(report.feedback)}")
     return "\n".join(lines)
+
+
+def _name(exercise: str, answers_seen: dict[str, str]) -> str:
+    """``Exercise 1.3`` (with ``(answer revealed)`` when the learner used ``reveal``)."""
+    number = exercise.split()[-1]
+    return f"{exercise} (answer revealed)" if number in answers_seen else exercise
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -143,18 +154,38 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _grade(args: argparse.Namespace) -> int:
     from opsbook.grading.nbcourse import GradingError
+    from opsbook.grading.sandbox import unavailable_reason
 
+    reason = unavailable_reason(switch_user=False)
+    if reason:
+        print(f"No sandbox here ({reason}): your notebook runs with your own permissions.", file=sys.stderr)
     try:
         print(f"Grading {args.notebook} with the hidden tests. This runs your whole notebook...", flush=True)
-        report = grade_notebook(args.notebook, args.source, args.work, args.assignment, args.timeout)
+        report = grade_notebook(args.notebook, args.source, args.work, args.assignment, args.timeout,
+                                sandboxed=reason is None)
     except UnusableNotebook as exc:
         print(f"Cannot grade: {exc}", file=sys.stderr)
         return 2
     except GradingError as exc:
         print(f"The grader could not finish: {exc}", file=sys.stderr)
         return 1
+    save_result(report)
     print(format_report(report))
     return 0
+
+
+def save_result(report: Report, store: Path = GRADES) -> None:
+    """Remember the last self-grade of each notebook (``opsbook progress`` shows it); best effort."""
+    try:
+        data = json.loads(store.read_text(encoding="utf-8")) if store.is_file() else {}
+        data[report.assignment] = {
+            "score": report.graded.score, "max_score": report.graded.max_score,
+            "graded_at": dt.datetime.now().isoformat(timespec="seconds"),
+            "cells": {c.grade_id: [c.score, c.max_score] for c in report.graded.cells.values()}}
+        store.parent.mkdir(parents=True, exist_ok=True)
+        store.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    except (OSError, ValueError):
+        pass
 
 
 def _grade_id(cell: NotebookNode) -> str | None:

@@ -11,17 +11,7 @@ from datetime import date, timedelta
 
 from opsbook import __version__
 
-from .schema import TABLES, TIMEZONE, Column, Table
-
-_TYPES = {
-    "int": "integer",
-    "Int": "integer",
-    "float": "decimal",
-    "bool": "True/False",
-    "str": "text",
-    "datetime": "datetime",
-    "date": "date",
-}
+from .schema import DTYPES, TABLES, TIMEZONE, Column, Table
 
 DATA_NOTES = (
     "`events` comes from client-side tracking (埋点): it records what the app managed to send. "
@@ -31,7 +21,13 @@ DATA_NOTES = (
     "`channel_spend` comes from the ad platforms' daily reports. Their install counts follow each "
     "platform's own attribution and are not the same thing as signups in `users`.",
     "`campaign_rewards` comes from the payout system: one row per payment made.",
-    "Names, cities, titles and comments are generated (Faker); any resemblance to real people is chance.",
+    "The community tables (`community_groups`, `group_members`, `threads`, `replies`, `votes`, "
+    "`moderation_actions`) come from the community server's database, so tracking gaps do not touch them.",
+    "`leads` comes from the sales team's CRM (客户关系管理系统): what the forms and reps entered, "
+    "duplicates and typos included, with the cleaning result beside each lead.",
+    "Names, phone numbers, emails, device ids, cities, titles and comments are generated; any resemblance "
+    "to real people, numbers or businesses is chance. Treat them as personal information all the same: "
+    "the course practises on them what the law (PIPL, 个人信息保护法) asks for real data.",
 )
 
 
@@ -111,13 +107,17 @@ def _table_section(table: Table, rows: int) -> str:
     ]
     lines += [_column_row(c) for c in table.columns]
     if table.rules:
-        lines += ["", "Rules:", ""] + [f"- {_cell(rule)}" for rule in table.rules]
+        lines += ["", "Rules (hold in every world; `opsbook world validate` checks them):", ""]
+        lines += [f"- {_cell(rule.text)}" for rule in table.rules]
+    if table.notes:
+        lines += ["", "Notes (what to expect; not guaranteed row by row):", ""]
+        lines += [f"- {_cell(note)}" for note in table.notes]
     return "\n".join(lines)
 
 
 def _column_row(c: Column) -> str:
     reference = f"`{c.references}`" if c.references else ""
-    cells = [f"`{c.name}`", _TYPES[c.dtype], "yes" if c.nullable else "no", _allowed(c), reference, c.description]
+    cells = [f"`{c.name}`", DTYPES[c.dtype].word, "yes" if c.nullable else "no", _allowed(c), reference, c.description]
     return "| " + " | ".join(_cell(x) for x in cells) + " |"
 
 

@@ -8,21 +8,20 @@ from pathlib import Path
 
 import pandas as pd
 
-from .schema import DATE_FORMAT, TIME_FORMAT, TABLES, Table
+from .schema import DTYPES, TABLES, Table
 
 MANIFEST = "MANIFEST.sha256"
-
-_PANDAS_DTYPES = {"int": "int64", "Int": "Int64", "float": "float64", "bool": "bool", "str": "str"}
 
 
 def to_frame(table: Table, columns: dict) -> pd.DataFrame:
     """Build a frame with the table's columns in order and its logical dtypes."""
     df = pd.DataFrame({c.name: columns[c.name] for c in table.columns})
     for c in table.columns:
-        if c.dtype in ("datetime", "date"):
+        dtype = DTYPES[c.dtype]
+        if dtype.time_format:
             df[c.name] = pd.to_datetime(df[c.name])
         else:
-            df[c.name] = df[c.name].astype(_PANDAS_DTYPES[c.dtype])
+            df[c.name] = df[c.name].astype(dtype.pandas)
     return df
 
 
@@ -30,10 +29,9 @@ def write_table(df: pd.DataFrame, table: Table, out_dir: Path) -> Path:
     """Write one table as ``<name>.csv.gz`` with a fixed gzip header (mtime 0)."""
     out = df.copy()
     for c in table.columns:
-        if c.dtype == "datetime":
-            out[c.name] = out[c.name].dt.strftime(TIME_FORMAT)
-        elif c.dtype == "date":
-            out[c.name] = out[c.name].dt.strftime(DATE_FORMAT)
+        fmt = DTYPES[c.dtype].time_format
+        if fmt:
+            out[c.name] = out[c.name].dt.strftime(fmt)
         elif c.dtype == "float":
             out[c.name] = out[c.name].round(2)
     text = out.to_csv(index=False, lineterminator="\n", float_format="%.2f")
@@ -45,12 +43,12 @@ def write_table(df: pd.DataFrame, table: Table, out_dir: Path) -> Path:
 
 def read_table(path: Path, table: Table) -> pd.DataFrame:
     """Read one table with the schema's dtypes. Raises ``ValueError`` naming the file on failure."""
-    dtypes = {c.name: _PANDAS_DTYPES[c.dtype] for c in table.columns if c.dtype not in ("datetime", "date")}
-    times = [c.name for c in table.columns if c.dtype in ("datetime", "date")]
+    dtypes = {c.name: DTYPES[c.dtype].pandas for c in table.columns if not DTYPES[c.dtype].time_format}
     df = pd.read_csv(path, dtype=dtypes, keep_default_na=False, na_values=[""], engine="c")
-    for name in times:
-        fmt = DATE_FORMAT if table.column(name).dtype == "date" else TIME_FORMAT
-        df[name] = pd.to_datetime(df[name], format=fmt)
+    for c in table.columns:
+        fmt = DTYPES[c.dtype].time_format
+        if fmt:
+            df[c.name] = pd.to_datetime(df[c.name], format=fmt)
     return df
 
 

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from .io import MANIFEST, file_sha256, read_manifest, read_table
-from .schema import DATE_FORMAT, PAID_CHANNELS, TABLES, TIME_FORMAT, Column, Table
+from .schema import DTYPES, PAID_CHANNELS, TABLES, Column, Rule, Table
 
 LIMIT = 3
 REGENERATE = "`make data` regenerates the default world"
@@ -27,23 +27,6 @@ READ_ERRORS = (OSError, EOFError, zlib.error, UnicodeDecodeError, pd.errors.Pars
 """What reading a damaged ``.csv.gz`` raises (checked before a wrong value's ValueError)."""
 
 _PARSE_ERRORS = (ValueError, TypeError, OverflowError)
-_KIND = {
-    "int": "a whole number",
-    "Int": "a whole number (or empty)",
-    "float": "a number",
-    "bool": "True or False",
-    "datetime": "a time like 2025-01-31 08:05:00",
-    "date": "a date like 2025-01-31",
-}
-# (table, time column, user column): nothing happens before that user signed up.
-_AFTER_SIGNUP = (
-    ("events", "event_time", "user_id"),
-    ("orders", "order_time", "user_id"),
-    ("content", "created_time", "author_id"),
-    ("feedback", "feedback_time", "user_id"),
-    ("experiments", "exposure_time", "user_id"),
-    ("invites", "sent_time", "inviter_id"),
-)
 _WHO = {"user_id": "user", "author_id": "author", "inviter_id": "inviter"}
 
 
@@ -194,7 +177,7 @@ def _parse_raw(path: Path, table: Table) -> tuple[pd.DataFrame, list[Problem], d
     for column in table.columns:
         text = raw[column.name]
         df[column.name], unparsed[column.name] = _parse_column(text, column)
-        kind = _KIND.get(column.dtype)
+        kind = DTYPES[column.dtype].expects
         problems += _rows(table.filename, column.name, unparsed[column.name],
                           lambda i: f"'{text.iat[i]}' is not {kind}")
     return df, problems, unparsed
@@ -212,9 +195,8 @@ def _parse_column(text: pd.Series, column: Column) -> tuple[pd.Series, np.ndarra
     elif column.dtype == "bool":
         typed = text.map({"True": True, "False": False}).astype("boolean")
         ok = typed.notna()
-    elif column.dtype in ("datetime", "date"):
-        fmt = DATE_FORMAT if column.dtype == "date" else TIME_FORMAT
-        typed = pd.to_datetime(text, format=fmt, errors="coerce")
+    elif DTYPES[column.dtype].time_format:
+        typed = pd.to_datetime(text, format=DTYPES[column.dtype].time_format, errors="coerce")
         ok = typed.notna()
     else:
         typed, ok = text, present
@@ -274,16 +256,13 @@ def _check_foreign_keys(frames: dict[str, pd.DataFrame]) -> list[Problem]:
 
 
 def _check_rules(frames: dict[str, pd.DataFrame]) -> list[Problem]:
-    """The rules between columns and tables that the schema states in words."""
+    """Every rule the schema states, each by its registered check (skipped when a table it needs is unreadable)."""
     problems = []
-    if "users" in frames:
-        problems += _check_signup_order(frames) + _check_referrers(frames["users"])
-    if {"users", "invites"} <= frames.keys():
-        problems += _check_invitees(frames["invites"], _signup_times(frames["users"]))
-    if "channel_spend" in frames:
-        problems += _check_funnel(frames["channel_spend"])
-    if "campaigns" in frames:
-        problems += _check_campaign_dates(frames["campaigns"])
+    for table in TABLES.values():
+        if table.name not in frames:
+            continue
+        for rule in table.rules:
+            problems += CHECKS[rule.check](frames, table, rule)
     return problems
 
 
@@ -293,58 +272,236 @@ def _signup_times(users: pd.DataFrame) -> pd.Series:
     return pd.Series(users["signup_time"].to_numpy(), index=users["user_id"].to_numpy())
 
 
-def _check_signup_order(frames: dict[str, pd.DataFrame]) -> list[Problem]:
-    signup = _signup_times(frames["users"])
-    problems = []
-    for name, time_column, user_column in _AFTER_SIGNUP:
-        if name not in frames:
-            continue
-        df = frames[name]
-        users, times = df[user_column], df[time_column]
-        joined = users.map(signup)
-        who = _WHO[user_column]
-        problems += _rows(
-            TABLES[name].filename, time_column, times < joined,
-            lambda i: f"{times.iat[i]} is before {who} {users.iat[i]} signed up at {joined.iat[i]}",
-        )
-    return problems
+def _lookup(frames: dict[str, pd.DataFrame], table: str, key: str, column: str) -> pd.Series:
+    """``column`` of ``table`` indexed by its ``key`` (first row of a repeated key)."""
+    df = frames[table].dropna(subset=[key]).drop_duplicates(key)
+    return pd.Series(df[column].to_numpy(), index=df[key].to_numpy())
 
 
-def _check_referrers(users: pd.DataFrame) -> list[Problem]:
+def _after_signup(frames, table: Table, rule: Rule) -> list[Problem]:
+    if "users" not in frames:
+        return []
+    time_column, user_column = rule.args
+    df = frames[table.name]
+    users, times = df[user_column], df[time_column]
+    joined = users.map(_signup_times(frames["users"]))
+    who = _WHO.get(user_column, "user")
+    return _rows(table.filename, time_column, times < joined,
+                 lambda i: f"{times.iat[i]} is before {who} {users.iat[i]} signed up at {joined.iat[i]}")
+
+
+def _referrer_iff_referral(frames, table: Table, rule: Rule) -> list[Problem]:
+    users = frames[table.name]
     referral = users["channel"] == "referral"
     has = users["referrer_id"].notna()
     channel, referrer = users["channel"], users["referrer_id"]
-    return _rows("users.csv.gz", "referrer_id", referral & ~has,
+    return _rows(table.filename, "referrer_id", referral & ~has,
                  lambda i: "empty, but channel is 'referral' (a referred user has a referrer)") + _rows(
-        "users.csv.gz", "referrer_id", has & ~referral,
+        table.filename, "referrer_id", has & ~referral,
         lambda i: f"{referrer.iat[i]} is set, but channel is '{channel.iat[i]}' (only referral users have a referrer)",
     )
 
 
-def _check_invitees(invites: pd.DataFrame, signup: pd.Series) -> list[Problem]:
+def _unique(frames, table: Table, rule: Rule) -> list[Problem]:
+    key = frames[table.name][list(rule.args)]
+    repeated = key.duplicated() & key.notna().all(axis=1)
+
+    def describe(i: int) -> str:
+        values = ", ".join(f"{k}={key[k].iat[i]}" for k in rule.args)
+        return f"{values} repeats an earlier row ({rule.text})"
+
+    return _rows(table.filename, ", ".join(rule.args), repeated, describe)
+
+
+def _invitee_after_invite(frames, table: Table, rule: Rule) -> list[Problem]:
+    if "users" not in frames:
+        return []
+    invites = frames[table.name]
     invitee, sent = invites["signed_up_user_id"], invites["sent_time"]
-    joined = invitee.map(signup)
+    joined = invitee.map(_signup_times(frames["users"]))
     return _rows(
-        "invites.csv.gz", "signed_up_user_id", joined < sent,
+        table.filename, "signed_up_user_id", joined < sent,
         lambda i: f"user {invitee.iat[i]} signed up at {joined.iat[i]}, before this invite was sent at {sent.iat[i]}",
     )
 
 
-def _check_funnel(spend: pd.DataFrame) -> list[Problem]:
+def mask_phone(phone: pd.Series) -> pd.Series:
+    """``13812345678`` -> ``138****5678``: the masking of ``invites.invitee_contact``."""
+    return phone.str.slice(0, 3) + "****" + phone.str.slice(-4)
+
+
+def _invitee_contact_matches(frames, table: Table, rule: Rule) -> list[Problem]:
+    if "users" not in frames:
+        return []
+    invites = frames[table.name]
+    invitee, contact = invites["signed_up_user_id"], invites["invitee_contact"]
+    expected = invitee.map(mask_phone(_lookup(frames, "users", "user_id", "phone")))
+    wrong = expected.notna() & (contact != expected)
+    return _rows(table.filename, "invitee_contact", wrong,
+                 lambda i: f"'{contact.iat[i]}' is not the masked phone '{expected.iat[i]}' of user {invitee.iat[i]}")
+
+
+def _paid_funnel(frames, table: Table, rule: Rule) -> list[Problem]:
     """A paid channel's clicks <= impressions and installs <= clicks."""
+    spend = frames[table.name]
     paid = spend["channel"].isin(PAID_CHANNELS)
     problems = []
     for wide, narrow in (("impressions", "clicks"), ("clicks", "installs")):
         a, b = spend[wide], spend[narrow]
-        problems += _rows("channel_spend.csv.gz", narrow, paid & (b > a),
+        problems += _rows(table.filename, narrow, paid & (b > a),
                           lambda i: f"{narrow} {b.iat[i]} > {wide} {a.iat[i]}")
     return problems
 
 
-def _check_campaign_dates(campaigns: pd.DataFrame) -> list[Problem]:
-    start, end = campaigns["start_time"], campaigns["end_time"]
-    return _rows("campaigns.csv.gz", "end_time", end <= start,
-                 lambda i: f"{end.iat[i]} is not after start_time {start.iat[i]}")
+def _signups_within_installs(frames, table: Table, rule: Rule) -> list[Problem]:
+    if "users" not in frames:
+        return []
+    users, spend = frames["users"], frames[table.name]
+    signups = users.groupby([users["signup_time"].dt.normalize().rename("date"), "channel"]).size()
+    key = pd.MultiIndex.from_arrays([spend["date"], spend["channel"]])
+    count = pd.Series(signups.reindex(key).fillna(0).to_numpy(), index=spend.index)
+    installs = spend["installs"]
+    return _rows(table.filename, "installs", count > installs,
+                 lambda i: f"{installs.iat[i]} installs, but {int(count.iat[i])} users of this channel signed up "
+                           "that day")
+
+
+def _ends_after_start(frames, table: Table, rule: Rule) -> list[Problem]:
+    df = frames[table.name]
+    start_column, end_column = rule.args
+    start, end = df[start_column], df[end_column]
+    return _rows(table.filename, end_column, end <= start,
+                 lambda i: f"{end.iat[i]} is not after {start_column} {start.iat[i]}")
+
+
+def _post_matches_content(frames, table: Table, rule: Rule) -> list[Problem]:
+    if "content" not in frames:
+        return []
+    events = frames[table.name]
+    post = (events["event_type"] == "post") & events["content_id"].notna()
+    author = events["content_id"].map(_lookup(frames, "content", "content_id", "author_id"))
+    created = events["content_id"].map(_lookup(frames, "content", "content_id", "created_time"))
+    ok = (author == events["user_id"]).fillna(False) & (created == events["event_time"]).fillna(False)
+    cid, user = events["content_id"], events["user_id"]
+    return _rows(table.filename, "content_id", post & ~ok,
+                 lambda i: f"post event of user {user.iat[i]} names content {cid.iat[i]}, which user "
+                           f"{author.iat[i]} did not create at this time")
+
+
+def _official_iff_no_author(frames, table: Table, rule: Rule) -> list[Problem]:
+    content = frames[table.name]
+    official, no_author = content["is_official"], content["author_id"].isna()
+    return _rows(table.filename, "is_official", official != no_author,
+                 lambda i: f"{official.iat[i]}, but author_id is "
+                           f"{'empty' if no_author.iat[i] else content['author_id'].iat[i]}")
+
+
+def _targets_signed_up(frames, table: Table, rule: Rule) -> list[Problem]:
+    if not {"users", "campaigns"} <= frames.keys():
+        return []
+    targets = frames[table.name]
+    start = targets["campaign_id"].map(_lookup(frames, "campaigns", "campaign_id", "start_time"))
+    joined = targets["user_id"].map(_signup_times(frames["users"]))
+    user = targets["user_id"]
+    return _rows(table.filename, "user_id", joined >= start,
+                 lambda i: f"user {user.iat[i]} signed up at {joined.iat[i]}, not before the campaign started at "
+                           f"{start.iat[i]}")
+
+
+def _after_thread(frames, table: Table, rule: Rule) -> list[Problem]:
+    if "threads" not in frames:
+        return []
+    (time_column,) = rule.args
+    df = frames[table.name]
+    created = df["thread_id"].map(_lookup(frames, "threads", "thread_id", "created_time"))
+    times = df[time_column]
+    return _rows(table.filename, time_column, times < created,
+                 lambda i: f"{times.iat[i]} is before thread {df['thread_id'].iat[i]} was posted at {created.iat[i]}")
+
+
+def _member_at_time(frames, table: Table, rule: Rule) -> list[Problem]:
+    """The user belonged to the group (of the row, or of its thread) at that time."""
+    if "group_members" not in frames or ("group_id" not in frames[table.name] and "threads" not in frames):
+        return []
+    time_column, user_column = rule.args
+    df = frames[table.name]
+    group = df["group_id"] if "group_id" in df else df["thread_id"].map(_lookup(frames, "threads", "thread_id",
+                                                                                "group_id"))
+    members = frames["group_members"].dropna(subset=["group_id", "user_id"]).drop_duplicates(["group_id", "user_id"])
+    rows = pd.DataFrame({"group_id": group.to_numpy(), "user_id": df[user_column].to_numpy(),
+                         "time": df[time_column].to_numpy()})
+    found = rows.merge(members, on=["group_id", "user_id"], how="left")
+    inside = (found["join_time"] <= found["time"]) & (found["leave_time"].isna() | (found["time"] < found["leave_time"]))
+    found["group_id"] = found["group_id"].astype("Int64")
+    return _rows(table.filename, user_column, ~inside.fillna(False).to_numpy(),
+                 lambda i: f"user {rows['user_id'].iat[i]} was not a member of group {found['group_id'].iat[i]} "
+                           f"at {rows['time'].iat[i]}")
+
+
+def _moderated_target(frames, table: Table, rule: Rule) -> list[Problem]:
+    actions = frames[table.name]
+    posted = pd.Series(pd.NaT, index=actions.index, dtype="datetime64[ns]")
+    known = pd.Series(True, index=actions.index)
+    for kind, source, key, time_column in (("thread", "threads", "thread_id", "created_time"),
+                                           ("reply", "replies", "reply_id", "reply_time")):
+        if source not in frames:
+            known &= actions["target_type"] != kind
+            continue
+        rows = actions["target_type"] == kind
+        posted[rows] = actions.loc[rows, "target_id"].map(_lookup(frames, source, key, time_column))
+    kind, target, at = actions["target_type"], actions["target_id"], actions["action_time"]
+    missing = known & posted.isna() & kind.isin(["thread", "reply"])
+    return _rows(table.filename, "target_id", missing,
+                 lambda i: f"{kind.iat[i]} {target.iat[i]} does not exist") + _rows(
+        table.filename, "action_time", at < posted,
+        lambda i: f"{at.iat[i]} is before {kind.iat[i]} {target.iat[i]} was posted at {posted.iat[i]}")
+
+
+def _kept_leads_only(frames, table: Table, rule: Rule) -> list[Problem]:
+    leads = frames[table.name]
+    kept, status = leads["clean_status"] == "kept", leads["clean_status"]
+    return _rows(table.filename, "tier", kept & leads["tier"].isna(),
+                 lambda i: "empty, but the lead was kept (every kept lead is scored)") + _rows(
+        table.filename, "tier", ~kept & leads["tier"].notna(),
+        lambda i: f"'{leads['tier'].iat[i]}' is set, but the lead was dropped as '{status.iat[i]}'") + _rows(
+        table.filename, "first_followup_time", ~kept & leads["first_followup_time"].notna(),
+        lambda i: f"a dropped lead ('{status.iat[i]}') was followed up")
+
+
+def _lead_order(frames, table: Table, rule: Rule) -> list[Problem]:
+    leads = frames[table.name]
+    created, follow, converted = leads["created_time"], leads["first_followup_time"], leads["converted_time"]
+    amount = leads["amount"]
+    return (
+        _rows(table.filename, "first_followup_time", follow < created,
+              lambda i: f"{follow.iat[i]} is before the lead was created at {created.iat[i]}")
+        + _rows(table.filename, "converted_time", converted.notna() & ~(converted >= follow).fillna(False),
+                lambda i: f"{converted.iat[i]} is not after a follow-up (first_followup_time {follow.iat[i]})")
+        + _rows(table.filename, "amount", converted.notna() != amount.notna(),
+                lambda i: f"{amount.iat[i]}, but converted_time is {converted.iat[i]} (amount is set exactly "
+                          "when the lead converted)")
+    )
+
+
+CHECKS: dict[str, Callable[[dict[str, pd.DataFrame], Table, Rule], list[Problem]]] = {
+    "after_signup": _after_signup,
+    "referrer_iff_referral": _referrer_iff_referral,
+    "unique": _unique,
+    "invitee_after_invite": _invitee_after_invite,
+    "invitee_contact_matches": _invitee_contact_matches,
+    "paid_funnel": _paid_funnel,
+    "signups_within_installs": _signups_within_installs,
+    "ends_after_start": _ends_after_start,
+    "post_matches_content": _post_matches_content,
+    "official_iff_no_author": _official_iff_no_author,
+    "targets_signed_up": _targets_signed_up,
+    "after_thread": _after_thread,
+    "member_at_time": _member_at_time,
+    "moderated_target": _moderated_target,
+    "kept_leads_only": _kept_leads_only,
+    "lead_order": _lead_order,
+}
+"""The validator's check for each kind of schema rule: ``check(frames, table, rule) -> problems``."""
 
 
 def _flags(mask: pd.Series) -> np.ndarray:

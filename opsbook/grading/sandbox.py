@@ -1,8 +1,10 @@
 """The sandbox a submission's kernel runs in: bubblewrap, an unprivileged user, resource limits.
 
 Only the kernel runs submitted code, so only the kernel is sandboxed; the grader
-that drives it (nbclient in a worker process) stays outside and talks to it over
-Unix sockets in the submission's working folder. The kernel is started as
+that drives it and judges its test cells (``SandboxedExecute``, in the grading
+process) stays outside and talks to it over Unix sockets in the submission's
+working folder. Class grading (``opsbook class grade``) and self-grading
+(``opsbook grade``) both use it. The kernel is started as
 
     bwrap  <a new root that shows only: /usr /etc (read-only), the Python runtime,
             the opsbook package, this student's world (read-only) and the
@@ -32,8 +34,13 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from jupyter_client.manager import AsyncKernelManager
+from nbclient.exceptions import CellTimeoutError
+from nbformat import NotebookNode, v4
+
+from opsbook.grading.judge import SAFE_START, JudgedExecute, error_output
 
 SYSTEM_DIRS = ("/usr", "/etc", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 
@@ -57,10 +64,11 @@ class SandboxSpec:
     """Where one kernel runs: its working folder, its world, its user."""
 
     workdir: Path                    # writable, the kernel's cwd and HOME; holds the sockets
-    uid: int                         # the sandbox user (unprivileged, one per worker slot)
+    uid: int | None                  # the sandbox user (one per worker slot); None keeps this process's user
     limits: Limits = field(default_factory=Limits)
     world: Path | None = None        # the student's world (read-only), exported as OPSBOOK_DATA_DIR
     env: dict[str, str] = field(default_factory=dict)
+    mpl_dir: str | None = None       # a matplotlib folder the grader prepared inside workdir (fonts not rebuilt)
 
     def exposed(self) -> list[Path]:
         """Read-only paths besides the system: the Python runtime, the opsbook package, the world."""
@@ -85,7 +93,8 @@ class SandboxSpec:
                 args += ["--ro-bind", top, top]
         made: set[str] = {"/", "/tmp"}
         workdir = Path(self.workdir).resolve()
-        args += ["--dev", "/dev", "--proc", "/proc", "--perms", "01777", "--tmpfs", "/tmp"]
+        args += ["--dev", "/dev", "--proc", "/proc", "--perms", "01777", "--tmpfs", "/tmp",
+                 "--perms", "01777", "--dir", "/tmp/home"]
         for path in self.exposed():
             args += _parents(path, made) + ["--ro-bind", str(path), str(path)]
         args += _parents(workdir, made) + ["--bind", str(workdir), str(workdir)]
@@ -93,20 +102,23 @@ class SandboxSpec:
                  "--die-with-parent", "--new-session", "--chdir", str(workdir), "--clearenv"]
         for key, value in self.environment().items():
             args += ["--setenv", key, value]
-        args += ["setpriv", f"--reuid={self.uid}", f"--regid={self.uid}", "--clear-groups",
-                 "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs",
-                 "prlimit", f"--as={limits.memory_mb * 1024 * 1024}", f"--nproc={limits.nproc}",
+        if self.uid is not None:
+            args += ["setpriv", f"--reuid={self.uid}", f"--regid={self.uid}", "--clear-groups",
+                     "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs"]
+        args += ["prlimit", f"--as={limits.memory_mb * 1024 * 1024}", f"--nproc={limits.nproc}",
                  f"--fsize={limits.fsize_mb * 1024 * 1024}", f"--nofile={limits.nofile}", "--core=0", "--"]
         return args + cmd
 
     def environment(self) -> dict[str, str]:
-        workdir = str(Path(self.workdir).resolve())
         env = {
             "PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin",
-            "HOME": workdir,
+            "HOME": "/tmp/home",
             "LANG": os.environ.get("LANG", "C.UTF-8"),
-            "IPYTHONDIR": f"{workdir}/.ipython",
-            "MPLCONFIGDIR": f"{workdir}/.mplconfig",
+            "IPYTHONDIR": "/tmp/home/.ipython",
+            "JUPYTER_CONFIG_DIR": "/tmp/home/.jupyter",
+            "JUPYTER_DATA_DIR": "/tmp/home/.local/share/jupyter",
+            "MPLCONFIGDIR": self.mpl_dir or "/tmp/home/.matplotlib",
+            **SAFE_START,
             "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
             "NUMEXPR_MAX_THREADS": "1",
             # RLIMIT_AS counts reserved address space: Arrow's default allocator (mimalloc) reserves about
@@ -124,7 +136,10 @@ class SandboxSpec:
 
     def prepare(self) -> None:
         """Create the working folder and hand it to the sandbox user."""
-        chown_tree(self.workdir, self.uid)
+        if self.uid is None:
+            Path(self.workdir).mkdir(parents=True, exist_ok=True)
+        else:
+            chown_tree(self.workdir, self.uid)
 
 
 def _outermost(paths) -> list[Path]:  # noqa: ANN001
@@ -157,16 +172,19 @@ def chown_tree(root: Path, uid: int) -> None:
             os.chown(os.path.join(dirpath, name), uid, uid, follow_symlinks=False)
 
 
-@functools.lru_cache(maxsize=1)
-def unavailable_reason() -> str | None:
-    """None if bwrap sandboxes work here, else why not (missing tool, not root, no namespaces)."""
+@functools.lru_cache(maxsize=2)
+def unavailable_reason(switch_user: bool = True) -> str | None:
+    """None if bwrap sandboxes work here, else why not (missing tool, not root, no namespaces).
+
+    ``switch_user=False`` asks for a sandbox that keeps this process's user (self-grading).
+    """
     missing = [tool for tool in ("bwrap", "setpriv", "prlimit") if shutil.which(tool) is None]
     if missing:
         return (f"{', '.join(missing)} not found: install the Debian packages bubblewrap and util-linux "
-                "(`apt-get install bubblewrap`)")
-    if os.geteuid() != 0:
+                "(`apt-get install bubblewrap`, or `make sandbox` as root)")
+    if switch_user and os.geteuid() != 0:
         return "the class grader's sandbox switches each kernel to its own user, which needs root"
-    probe = SandboxSpec(workdir=Path("/tmp"), uid=65534)
+    probe = SandboxSpec(workdir=Path("/tmp"), uid=65534 if switch_user else None)
     cmd = probe.command([sys.executable, "-c", "import os; print(os.getuid())"])
     cmd = [a for a in cmd if a not in ("--new-session",)]
     i = cmd.index("--bind")
@@ -175,7 +193,7 @@ def unavailable_reason() -> str | None:
         out = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
     except (OSError, subprocess.TimeoutExpired) as exc:
         return f"bwrap could not start: {exc}"
-    if out.returncode != 0 or out.stdout.strip() != "65534":
+    if out.returncode != 0 or out.stdout.strip() != (str(65534) if switch_user else str(os.getuid())):
         return f"bwrap could not start a sandbox: {(out.stderr or out.stdout).strip()[:300]}"
     return None
 
@@ -202,7 +220,8 @@ class SandboxedKernelManager(AsyncKernelManager):
         kw["stderr"] = subprocess.DEVNULL
         kw["stdin"] = subprocess.DEVNULL
         kw["cwd"] = str(self.sandbox.workdir)
-        os.chown(self.connection_file, self.sandbox.uid, self.sandbox.uid)  # the kernel reads it as its own user
+        if self.sandbox.uid is not None:
+            os.chown(self.connection_file, self.sandbox.uid, self.sandbox.uid)  # the kernel reads it as its own user
         await super()._async_launch_kernel(kernel_cmd, **kw)
 
     async def _async_interrupt_kernel(self) -> None:
@@ -213,3 +232,80 @@ class SandboxedKernelManager(AsyncKernelManager):
         self.session.send(self._control_socket, msg)
 
     interrupt_kernel = _async_interrupt_kernel
+
+
+class SandboxedExecute(JudgedExecute):
+    """``JudgedExecute`` with the kernel in a ``SandboxSpec`` sandbox, a deadline for the whole notebook,
+    and a cap on what the kernel may print; what went wrong is collected in ``flags``."""
+
+    def __init__(self, sandbox: SandboxSpec | None = None, deadline: float | None = None, **kw: Any):
+        super().__init__(**kw)
+        self.sandbox = sandbox
+        self.deadline = deadline
+        self._printed = 0
+        self._cut: set[int] = set()
+
+    def preprocess(self, nb: NotebookNode, resources: Any = None, km: Any = None) -> tuple[NotebookNode, dict]:
+        if self.sandbox is None:  # made by nbgrader from the configuration (self-grading): this user, this world
+            folder = Path((resources or {}).get("metadata", {}).get("path") or ".").resolve()
+            self.sandbox = SandboxSpec(workdir=folder, uid=None, world=Path(self.world.dir))
+            self.sandbox.prepare()
+        return super().preprocess(nb, resources, km)
+
+    def exchange_owner(self) -> int | None:
+        return self.sandbox.uid
+
+    def kernel_environment(self) -> dict[str, str]:
+        return {}  # the sandbox sets the kernel's whole environment (bwrap --clearenv)
+
+    def create_kernel_manager(self) -> SandboxedKernelManager:
+        sockets = Path(self.sandbox.workdir) / ".k"
+        sockets.mkdir(exist_ok=True)
+        if self.sandbox.uid is not None:
+            os.chown(sockets, self.sandbox.uid, self.sandbox.uid)
+        km = SandboxedKernelManager(kernel_name="python3", config=self.config, transport="ipc",
+                                    ip=str(sockets / "kernel"), connection_file=str(sockets / "kernel.json"))
+        km.sandbox = self.sandbox
+        self.kernel_name = "python3"
+        self.km = km
+        return km
+
+    async def kernel_cell(self, cell: NotebookNode, cell_index: int, execution_count: int | None,
+                          store_history: bool) -> NotebookNode:
+        import time
+
+        if self.deadline is not None and time.monotonic() > self.deadline and self.dead is None:
+            self.flag("time-limit")
+            self.dead = f"the notebook ran out of time ({self.sandbox.limits.timeout} s)"
+        if self.dead is not None:
+            cell.outputs = []
+            return cell
+        try:
+            cell = await super().kernel_cell(cell, cell_index, execution_count, store_history)
+        except CellTimeoutError:
+            cell.outputs.append(error_output("CellTimeoutError", f"stopped after {self.timeout} s"))
+        for output in cell.outputs:
+            if output.output_type != "error":
+                continue
+            if output.ename in ("CellTimeoutError", "KeyboardInterrupt"):
+                self.flag("timeout")
+            elif output.ename == "MemoryError":
+                self.flag("memory-limit")
+            elif output.ename == "BlockingIOError" or "Resource temporarily unavailable" in str(output.evalue):
+                self.flag("process-limit")
+            elif output.ename == "DeadKernelError":
+                self.flag("kernel-died")
+        return cell
+
+    def output(self, outs: list, msg: dict, display_id: str | None, cell_index: int) -> NotebookNode | None:
+        content = msg.get("content", {})
+        size = len(str(content.get("text", ""))) + sum(len(str(v)) for v in content.get("data", {}).values())
+        self._printed += size
+        if msg.get("msg_type") == "error" or self._printed <= self.sandbox.limits.notebook_output_kb * 1024:
+            return super().output(outs, msg, display_id, cell_index)
+        if cell_index not in self._cut:
+            self._cut.add(cell_index)
+            self.flag("output-flood")
+            outs.append(v4.new_output("stream", name="stdout", text=(
+                f"\n[... the grader cut the output here: more than {self.sandbox.limits.notebook_output_kb} kB ...]\n")))
+        return None
