@@ -54,9 +54,11 @@ class Period:
 
 
 class World(dict):
-    """The loaded tables by name (a plain ``dict``), plus ``period``: the days the world covers."""
+    """The loaded tables by name (a plain ``dict``), plus ``period`` (the days the world covers) and ``dir``
+    (the world's folder, for tools that read it themselves, such as the simulator)."""
 
     period: Period
+    dir: str
 
 
 def load_world(data_dir: str | Path | None = None, tables: Iterable[str] | None = None) -> World:
@@ -69,6 +71,7 @@ def load_world(data_dir: str | Path | None = None, tables: Iterable[str] | None 
     folder = _folder(data_dir)
     world = World({table.name: _load(table, folder) for table in chosen})
     world.period = data_period(folder)
+    world.dir = str(folder.resolve())
     return world
 
 

@@ -1,21 +1,26 @@
-"""Grading contracts (DESIGN rule 8) through nbgrader's real autograde, for every assignment.
+"""Grading contracts (DESIGN rule 8), for every assignment.
 
-For each graded exercise: the reference solution earns full points, the untouched
-release earns zero and the grader still finishes, every declared alternative earns
-full points and every declared mistake loses points. Also nbgrader's own QA loop:
-``validate`` passes on the solution, ``validate --invert`` fails every test of the release.
+Through nbgrader's real autograde (test cells judged outside the kernel): the reference
+solution earns full points on the default world, the untouched release earns zero and
+the grader still finishes. Through the course's one-kernel check of the same judge:
+every declared alternative earns full points and every declared mistake loses points.
+Also nbgrader's own QA loop: ``validate`` passes on the solution, ``validate --invert``
+fails every test of the release.
 """
 
 from __future__ import annotations
 
+import ast
+import builtins
+import symtable
 from pathlib import Path
 
 import nbformat
 import pytest
-from course_cases import FIXTURE, assignment_params, grading_cache, headless_plots  # noqa: F401 - fixtures
+from course_cases import assignment_params, grading_cache, headless_plots  # noqa: F401 - fixtures
 
-from opsbook.course.contracts import (CONTRACTS_FILE, answer_cells, batch, batch_count, load_contracts,
-                                       solution_code, splice, truncate_after)
+from opsbook.course.contracts import (CONTRACTS_FILE, answer_cells, check_contracts, load_contracts, solution_code,
+                                       splice)
 from opsbook.grading.nbcourse import Course, Graded, course_config, prepare_course
 
 pytestmark = pytest.mark.usefixtures("headless_plots")
@@ -25,30 +30,12 @@ def _source(folder: Path) -> nbformat.NotebookNode:
     return nbformat.read(folder / f"{folder.name}.ipynb", as_version=4)
 
 
-def _variant_params(kind: str) -> list:
-    params = []
-    for param in assignment_params():
-        folder = param.values[0]
-        try:
-            count = batch_count(load_contracts(folder / CONTRACTS_FILE), kind)
-        except (OSError, ValueError):
-            count = 0  # test_every_exercise_declares_contracts reports it
-        params += [pytest.param(folder, k, id=f"{folder.name}-{kind}-{k + 1}") for k in range(count)]
-    return params
-
-
-def _autograde(folder: Path, cache: Path, tmp_path: Path, code: dict[str, str] | None,
-               judged: set[str] | None = None) -> Graded:
-    """Autograde the release with ``code`` spliced over the reference solutions (None: untouched release).
-
-    With ``judged`` (check cells), the submission ends after the last of them.
-    """
+def _autograde(folder: Path, cache: Path, tmp_path: Path, code: dict[str, str] | None) -> Graded:
+    """Autograde the release with ``code`` spliced over the reference solutions (None: untouched release)."""
     course = Course(prepare_course(folder, cache), tmp_path / "course")
     release = nbformat.read(course.release, as_version=4)
     if code is not None:
         release = splice(release, {**solution_code(_source(folder)), **code})
-    if judged:
-        release = truncate_after(release, judged)
     submission = tmp_path / "submission.ipynb"
     nbformat.write(release, submission)
     return course.autograde("contract", submission)
@@ -103,39 +90,57 @@ def test_untouched_release_earns_zero_and_grader_finishes(folder, grading_cache,
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("folder", "k"), _variant_params("alternatives"))
-def test_alternative_answers_earn_full_points(folder, k, grading_cache, tmp_path):
-    code = batch(load_contracts(folder / CONTRACTS_FILE), "alternatives", k)
-    checks = answer_cells(_source(folder))
-    graded = _autograde(folder, grading_cache, tmp_path, code, {c for g in code for c in checks[g]})
-    for grade_id in code:
-        for check in checks[grade_id]:
-            cell = graded.cells[check]
-            assert cell.full, (f"alternative {k + 1} of {grade_id} earns {cell.score:g}/{cell.max_score:g} "
-                               f"in {check}: {cell.message}\n{code[grade_id]}")
+@pytest.mark.parametrize("folder", assignment_params())
+def test_alternatives_pass_and_mistakes_lose_points(folder, grading_cache, tmp_path):
+    """Every declared alternative earns full points and every declared mistake loses points, judged by the
+    course's grader (``check_contracts``: one kernel, each variant in place of the reference in turn)."""
+    template = prepare_course(folder, grading_cache)
+    release = nbformat.read(template / "release" / folder.name / f"{folder.name}.ipynb", as_version=4)
+    trials = check_contracts(folder, release, course_config(tmp_path))
+    declared = sum(1 + len(c.alternatives) + len(c.mistakes) + 1 for c in load_contracts(folder / CONTRACTS_FILE).values())
+    assert len(trials) == declared, "every answer's reference, stub, alternatives and mistakes were tried"
+    broken = [f"{t.answer} {t.kind} {t.number}: {t.score:g}/{t.max_score:g} {t.why} {' | '.join(t.messages)}"
+              for t in trials if not t.holds]
+    assert not broken, "broken contracts:\n" + "\n".join(broken)
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize(("folder", "k"), _variant_params("mistakes"))
-def test_common_mistakes_lose_points(folder, k, grading_cache, tmp_path):
-    contracts = load_contracts(folder / CONTRACTS_FILE)
-    code = batch(contracts, "mistakes", k)
-    checks = answer_cells(_source(folder))
-    graded = _autograde(folder, grading_cache, tmp_path, code, {c for g in code for c in checks[g]})
-    for grade_id in code:
-        cells = [graded.cells[check] for check in checks[grade_id]]
-        assert sum(c.score for c in cells) < sum(c.max_score for c in cells), (
-            f"mistake {k + 1} of {grade_id} ({contracts[grade_id].mistakes[k].why}) keeps full points")
+@pytest.mark.parametrize("folder", assignment_params())
+def test_check_cells_use_only_their_exercises_names(folder):
+    """What makes the one-kernel contract check equal to separate autogrades, and the judge trustworthy: a check
+    cell reads nothing but the grader's own names (pd, np, check, world, the setup cell's imports) and its
+    exercise's answer names."""
+    from opsbook.companion import assigned_names
+    from opsbook.grading.judge import grader_imports
+
+    source = _source(folder)
+    provided = {"pd", "np", "check", "world", *grader_imports(source.cells)} | set(dir(builtins))
+    reference = solution_code(source)
+    wrong = []
+    for answer, checks in answer_cells(source).items():
+        own = assigned_names(ast.parse(reference[answer]))
+        for cell in source.cells:
+            if cell.metadata.get("nbgrader", {}).get("grade_id") in checks:
+                extra = free_names(cell.source) - provided - own
+                if extra:
+                    wrong.append(f"{cell.metadata.nbgrader.grade_id}: {sorted(extra)}")
+    assert not wrong, "check cells that read names made elsewhere in the notebook:\n" + "\n".join(wrong)
 
 
-def test_warnings_never_zero_a_correct_answer(grading_cache, tmp_path):
-    """The fixture's first alternatives raise a RuntimeWarning and a FutureWarning inside the test cells."""
-    graded = _autograde(FIXTURE, grading_cache, tmp_path, batch(load_contracts(FIXTURE / CONTRACTS_FILE),
-                                                                  "alternatives", 0))
-    shown = {c.metadata.nbgrader.grade_id: "".join(o.get("text", "") for o in c.outputs)
-             for c in nbformat.read(graded.notebook, as_version=4).cells if c.metadata.get("nbgrader", {}).get("grade")}
-    assert "RuntimeWarning" in shown["ex1_check"] and "FutureWarning" in shown["ex2_check"], shown
-    assert all(c.full for c in graded.cells.values()), graded.cells
+def free_names(code: str) -> set[str]:
+    """Global names a piece of code reads but does not bind itself."""
+    table = symtable.symtable(code, "<cell>", "exec")
+    bound = {s.get_name() for s in table.get_symbols() if s.is_assigned() or s.is_imported()}
+    read: set[str] = set()
+
+    def walk(scope: symtable.SymbolTable) -> None:
+        for symbol in scope.get_symbols():
+            if symbol.is_referenced() and (scope.get_type() == "module" or symbol.is_global()):
+                read.add(symbol.get_name())
+        for child in scope.get_children():
+            walk(child)
+
+    walk(table)
+    return read - bound
 
 
 @pytest.mark.slow

@@ -225,7 +225,7 @@ def _record_quietly(course: ClassCourse, submission: Submission, result: dict, p
         if nbres.get("status") in (Status.INVALID, Status.MISSING) and status == Status.GRADED:
             status = Status(nbres["status"])
         _save_notebook(course, student, notebook_id, nbres.get("executed"), autograded)
-    hard += [f for f in flags if f in TAMPER_FLAGS]
+    hard += [f for f in flags if f.partition(":")[0] in TAMPER_FLAGS]
     if hard:
         flags.append("tamper:zeroed" if policy == "zero" else "tamper")
         if policy == "zero":

@@ -5,12 +5,9 @@
     alternatives: [code, ...]          # other correct answers: full points
     mistakes: [{why: ..., code: ...}]   # common wrong answers: must lose points
 
-The tests splice the code into copies of the release notebook (the code
-replaces the whole answer cell) and grade them with nbgrader's autograde. To
-keep that fast, variants are batched: batch k holds the k-th alternative (or
-mistake) of every answer cell that has one, every other answer cell holds the
-reference solution, only the cells spliced in are judged, and the notebook is cut
-after the last check cell judged.
+``check_contracts`` tries them with the course's grader in one kernel: the
+release runs once with the reference solutions, then each variant replaces its
+answer cell in turn and that exercise's check cells are judged again.
 """
 
 from __future__ import annotations
@@ -91,31 +88,6 @@ def splice(release: NotebookNode, code: dict[str, str]) -> NotebookNode:
         if grade_id in code:
             cell.source = code[grade_id]
     return nb
-
-
-def truncate_after(nb: NotebookNode, grade_ids: set[str]) -> NotebookNode:
-    """``nb`` without the cells after the last cell named in ``grade_ids`` (a shorter run judges as much)."""
-    positions = [i for i, c in enumerate(nb.cells) if c.metadata.get("nbgrader", {}).get("grade_id") in grade_ids]
-    if not positions:
-        raise KeyError(f"no cells {sorted(grade_ids)} in the notebook")
-    short = copy.deepcopy(nb)
-    short.cells = short.cells[:max(positions) + 1]
-    return short
-
-
-def batch(contracts: dict[str, Contract], kind: str, k: int) -> dict[str, str]:
-    """Batch ``k`` (0-based) of ``kind`` ("alternatives" or "mistakes"): grade_id -> code."""
-    chosen = {}
-    for grade_id, contract in contracts.items():
-        variants = contract.alternatives if kind == "alternatives" else [m.code for m in contract.mistakes]
-        if k < len(variants):
-            chosen[grade_id] = variants[k]
-    return chosen
-
-
-def batch_count(contracts: dict[str, Contract], kind: str) -> int:
-    """How many batches of ``kind`` the contracts need."""
-    return max((len(getattr(c, kind)) for c in contracts.values()), default=0)
 
 
 # --------------------------------------------------------------------------- checking contracts

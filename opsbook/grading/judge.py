@@ -182,7 +182,7 @@ class RemoteFunction:
 _BUILTINS = vars(builtins)
 
 
-class TestNamespace(dict):
+class CellNamespace(dict):
     """Globals of a test cell: the grader's names first; any other name is looked up in the kernel."""
 
     def __init__(self, base: dict, link: KernelLink):
@@ -285,8 +285,10 @@ class JudgedExecute(Execute):
         self.world = JudgeWorld(self.data_dir or None)
         self.exchange: Exchange | None = None
         self.flags: list[str] = []
+        self.label = ""                # the cell being run (grade_id or "cell N"), for flags
         self.dead: str | None = None
         self._answered: set[str] = set()
+        self._sent: dict[str, str] = {}   # request msg_id -> the cell it ran for
         self._base: dict | None = None
 
     # -- set-up -------------------------------------------------------------------------
@@ -350,21 +352,32 @@ class JudgedExecute(Execute):
 
     async def async_start_new_kernel_client(self) -> Any:
         client = await super().async_start_new_kernel_client()
-        receive = client.shell_channel.get_msg
+        receive, send = client.shell_channel.get_msg, client.execute
 
         async def get_msg(*args: Any, **kw: Any) -> dict:
             msg = await ensure_async(receive(*args, **kw))
             self.note_reply(msg)
             return msg
 
+        def execute(*args: Any, **kw: Any) -> str:
+            msg_id = send(*args, **kw)
+            self._sent[msg_id] = self.label
+            return msg_id
+
         client.shell_channel.get_msg = get_msg
+        client.execute = execute
         return client
+
+    # nbclient binds these to its own coroutines at class creation: point them at the ones above.
+    start_new_kernel = run_sync(async_start_new_kernel)
+    start_new_kernel_client = run_sync(async_start_new_kernel_client)
 
     # -- cells --------------------------------------------------------------------------
     async def async_execute_cell(self, cell: NotebookNode, cell_index: int, execution_count: int | None = None,
                                  store_history: bool = True) -> NotebookNode:
         if cell.cell_type != "code" or not cell.source.strip():
             return cell
+        self.label = cell.metadata.get("nbgrader", {}).get("grade_id") or f"cell {cell_index + 1}"
         if nbutils.is_grade(cell) and not nbutils.is_solution(cell):
             return await self.judge_cell(cell)
         if self.dead is not None:
@@ -392,7 +405,7 @@ class JudgedExecute(Execute):
         deadline = time.monotonic() + (self.timeout or 120)
         link = KernelLink(self, asyncio.get_running_loop(), deadline)
         printed = io.StringIO()
-        namespace = TestNamespace({**self.base_namespace(), "print": _printer(printed)}, link)
+        namespace = CellNamespace({**self.base_namespace(), "print": _printer(printed)}, link)
         language = self.judge_language()
 
         def run() -> BaseException | None:
@@ -424,11 +437,14 @@ class JudgedExecute(Execute):
                                  allow_stdin=False, stop_on_error=False)
         reply = await self._reply(msg_id, deadline)
         if reply is None:
+            if self.dead is not None:
+                return {"error": {"type": "KernelNotRunning", "message": self.dead}}
+            self.flag(f"timeout:{self.label}")
             await self._interrupt()
             return {"error": {"type": "TimeoutError", "message": "ran longer than the time limit and was stopped"}}
         answer = self.exchange.answer(answer_name)
         if answer is None or not isinstance(answer.get("answer"), dict):
-            self.flag("probe-bypassed")
+            self.flag(f"probe-bypassed:{self.label}")
             return {"error": {"type": "NoAnswer", "message": "the notebook's kernel gave no answer "
                               "(something in the notebook interfered with grading)"}}
         return answer["answer"]
@@ -455,8 +471,8 @@ class JudgedExecute(Execute):
         if msg.get("msg_type") != "execute_reply":
             return
         parent = msg.get("parent_header", {}).get("msg_id")
-        if parent in self._answered:
-            self.flag("forged-reply")
+        if parent in self._answered or parent not in self._sent:
+            self.flag(f"forged-reply:{self._sent.get(parent, self.label)}")
         self._answered.add(parent)
 
     async def _interrupt(self) -> None:
@@ -466,6 +482,7 @@ class JudgedExecute(Execute):
             pass
         msg_id = self.kc.execute("", silent=True, store_history=False, allow_stdin=False)
         if await self._reply(msg_id, time.monotonic() + INTERRUPT_GRACE) is None and self.dead is None:
+            self.flag(f"unresponsive:{self.label}")
             self.dead = "the notebook's kernel did not stop after a timeout"
             try:
                 await ensure_async(self.km.shutdown_kernel(now=True))

@@ -275,7 +275,7 @@ class SandboxedExecute(JudgedExecute):
         import time
 
         if self.deadline is not None and time.monotonic() > self.deadline and self.dead is None:
-            self.flag("time-limit")
+            self.flag(f"time-limit:{self.label}")
             self.dead = f"the notebook ran out of time ({self.sandbox.limits.timeout} s)"
         if self.dead is not None:
             cell.outputs = []
@@ -284,17 +284,19 @@ class SandboxedExecute(JudgedExecute):
             cell = await super().kernel_cell(cell, cell_index, execution_count, store_history)
         except CellTimeoutError:
             cell.outputs.append(error_output("CellTimeoutError", f"stopped after {self.timeout} s"))
+        if any(o.output_type == "error" and o.ename in ("CellTimeoutError", "KeyboardInterrupt") for o in cell.outputs):
+            await self._interrupt()  # a kernel that ignores the interrupt is stopped, and the rest is judged
         for output in cell.outputs:
             if output.output_type != "error":
                 continue
             if output.ename in ("CellTimeoutError", "KeyboardInterrupt"):
-                self.flag("timeout")
+                self.flag(f"timeout:{self.label}")
             elif output.ename == "MemoryError":
-                self.flag("memory-limit")
+                self.flag(f"memory-limit:{self.label}")
             elif output.ename == "BlockingIOError" or "Resource temporarily unavailable" in str(output.evalue):
-                self.flag("process-limit")
+                self.flag(f"process-limit:{self.label}")
             elif output.ename == "DeadKernelError":
-                self.flag("kernel-died")
+                self.flag(f"kernel-died:{self.label}")
         return cell
 
     def output(self, outs: list, msg: dict, display_id: str | None, cell_index: int) -> NotebookNode | None:
@@ -305,7 +307,7 @@ class SandboxedExecute(JudgedExecute):
             return super().output(outs, msg, display_id, cell_index)
         if cell_index not in self._cut:
             self._cut.add(cell_index)
-            self.flag("output-flood")
+            self.flag(f"output-flood:{self.label}")
             outs.append(v4.new_output("stream", name="stdout", text=(
                 f"\n[... the grader cut the output here: more than {self.sandbox.limits.notebook_output_kb} kB ...]\n")))
         return None

@@ -1,9 +1,10 @@
-"""Build the red-team submissions of ``cases.yml`` into a course's ``submitted/`` folder.
+"""Build the red-team submissions of ``cases.yml`` and ``course_cases.yml`` into a course's ``submitted/``.
 
-    python tests/redteam/build.py COURSE_ROOT          # writes COURSE_ROOT/submitted/<case id>/97_redteam/
+    python tests/redteam/build.py COURSE_ROOT [ASSIGNMENT]   # COURSE_ROOT/submitted/<case id>/<assignment>/
 
-The course must hold the generated assignment (``release/97_redteam``), e.g. from
-``opsbook.grading.nbcourse.prepare_course(tests/redteam/97_redteam, cache)``.
+A case attacks ``97_redteam`` (a two-exercise fixture) or, with ``assignment:``, a course notebook. The course
+must hold that generated assignment (``release/<assignment>``), e.g. from
+``opsbook.grading.nbcourse.prepare_course(<source folder>, cache)``.
 """
 
 from __future__ import annotations
@@ -20,10 +21,18 @@ HERE = Path(__file__).resolve().parent
 ASSIGNMENT = "97_redteam"
 SOURCE = HERE / ASSIGNMENT
 CASES = HERE / "cases.yml"
+COURSE_CASES = HERE / "course_cases.yml"
 
 
-def load_cases() -> list[dict]:
-    return yaml.safe_load(CASES.read_text(encoding="utf-8"))
+def load_cases(path: Path = CASES) -> list[dict]:
+    return yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+
+
+def source_folder(assignment: str) -> Path:
+    """Where an attacked assignment's source lives: the fixture here, or the course's solutions/."""
+    from opsbook.paths import SOLUTIONS
+
+    return SOURCE if assignment == ASSIGNMENT else SOLUTIONS / assignment
 
 
 def _cell(nb: nbformat.NotebookNode, grade_id: str) -> int:
@@ -34,13 +43,14 @@ def build_case(case: dict, release: nbformat.NotebookNode, solutions: dict[str, 
     """Write one case's submission folder; returns it."""
     from opsbook.course.contracts import splice
 
-    folder = course / "submitted" / case["id"] / ASSIGNMENT
+    assignment = case.get("assignment", ASSIGNMENT)
+    folder = course / "submitted" / case["id"] / assignment
     folder.mkdir(parents=True, exist_ok=True)
     code = {gid: (solutions[gid] if text.strip() == "SOLUTION" else text.replace("{course}", str(course)))
             for gid, text in (case.get("code") or {}).items()}
     nb = splice(release, code)
     edit = case.get("edit") or ""
-    target = folder / f"{ASSIGNMENT}.ipynb"
+    target = folder / f"{assignment}.ipynb"
     action, _, grade_id = edit.partition(":")
     if action == "delete":
         nb.cells.pop(_cell(nb, grade_id))
@@ -68,6 +78,7 @@ def build_case(case: dict, release: nbformat.NotebookNode, solutions: dict[str, 
         nbformat.write(nb, target)
     for name, content in (case.get("files") or {}).items():
         path = folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
         content = content.replace("{course}", str(course))
         if content.startswith("symlink:"):
             os.symlink(content.removeprefix("symlink:"), path)
@@ -76,15 +87,20 @@ def build_case(case: dict, release: nbformat.NotebookNode, solutions: dict[str, 
     return folder
 
 
-def build_all(course: Path, cases: list[dict] | None = None) -> dict[str, Path]:
+def build_all(course: Path, cases: list[dict] | None = None, assignment: str = ASSIGNMENT) -> dict[str, Path]:
+    """Write the submissions of every case of ``cases`` that attacks ``assignment``."""
     from opsbook.course.contracts import solution_code
 
     course = Path(course).resolve()
-    release = nbformat.read(course / "release" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", as_version=4)
-    solutions = solution_code(nbformat.read(SOURCE / f"{ASSIGNMENT}.ipynb", as_version=4))
-    return {case["id"]: build_case(case, release, solutions, course) for case in (cases or load_cases())}
+    release = nbformat.read(course / "release" / assignment / f"{assignment}.ipynb", as_version=4)
+    source = source_folder(assignment)
+    solutions = solution_code(nbformat.read(source / f"{assignment}.ipynb", as_version=4))
+    chosen = [c for c in (cases or load_cases()) if c.get("assignment", ASSIGNMENT) == assignment]
+    return {case["id"]: build_case(case, release, solutions, course) for case in chosen}
 
 
 if __name__ == "__main__":
-    for case_id, folder in build_all(Path(sys.argv[1])).items():
+    which = sys.argv[2] if len(sys.argv) > 2 else ASSIGNMENT
+    every = load_cases() + load_cases(COURSE_CASES)
+    for case_id, folder in build_all(Path(sys.argv[1]), every, which).items():
         print(case_id, folder)
