@@ -10,7 +10,7 @@ WORKERS ?= 2
 BENCH_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: install help lab sandbox test test-fast data validate-data release course grade bench lock clean
+.PHONY: install help lab sandbox test test-fast data validate-data release course grade progress bench lock clean
 
 help: ## list the commands
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml requirements.lock
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is needed (looked for '$(PYTHON)'; set PYTHON=...)"; exit 1; }
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -c requirements.lock -e '.[dev]'
+	$(BIN)/pip install --quiet -c requirements.lock -e '.[dev,classroom]'
 	@touch $(STAMP)
 
 install: $(STAMP) ## create .venv and install the pinned environment
@@ -55,12 +55,15 @@ grade: $(STAMP) ## grade your own notebook: make grade NB=notebooks/01_metrics/0
 	@test -n "$(NB)" || { echo "Usage: make grade NB=path/to/your_notebook.ipynb"; exit 2; }
 	$(BIN)/opsbook grade "$(NB)"
 
+progress: $(STAMP) ## your progress per notebook: exercises attempted, visible checks passed, last grade (table + chart)
+	$(BIN)/opsbook progress
+
 bench: $(STAMP) sandbox ## print benchmark tables (world, grading, class grading; BENCH_ARGS="--class-sizes 25,50,100")
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
 lock: ## refresh requirements.lock from a clean install of pyproject's pins
 	rm -rf /tmp/opsbook-lock && $(PYTHON) -m venv /tmp/opsbook-lock
-	/tmp/opsbook-lock/bin/pip install --quiet '.[dev]'
+	/tmp/opsbook-lock/bin/pip install --quiet '.[dev,classroom]'
 	( echo '# Every package version of the course environment (pip constraints). Regenerate with `make lock`.'; \
 	  /tmp/opsbook-lock/bin/pip freeze | grep -vE '^(opsbook|-e )' ) > requirements.lock
 

@@ -19,6 +19,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("world", "opsbook.world.cli:register"),
     ("course", "opsbook.course.cli:register"),
     ("grade", "opsbook.grading.selfgrade:register"),
+    ("progress", "opsbook.progress:register"),
     ("lab", "opsbook.lab:register"),
     ("class", "opsbook.classroom.cli:register"),
 )

@@ -98,8 +98,9 @@ def answer_code(notebook: Path, exercise: str) -> str | None:
     return None
 
 
-def record_reveal(notebook_id: str, exercise: str, store: Path = REVEALED) -> None:
+def record_reveal(notebook_id: str, exercise: str, store: Path | None = None) -> None:
     """Remember that ``exercise`` of ``notebook_id`` was revealed (best effort: a read-only copy records nothing)."""
+    store = store or REVEALED
     try:
         data = json.loads(store.read_text(encoding="utf-8")) if store.is_file() else {}
         data.setdefault(notebook_id, {}).setdefault(exercise, dt.datetime.now().isoformat(timespec="seconds"))
@@ -109,8 +110,9 @@ def record_reveal(notebook_id: str, exercise: str, store: Path = REVEALED) -> No
         pass
 
 
-def revealed(store: Path = REVEALED) -> dict[str, dict[str, str]]:
+def revealed(store: Path | None = None) -> dict[str, dict[str, str]]:
     """{notebook id: {exercise: when}} of every answer revealed so far."""
+    store = store or REVEALED
     try:
         return json.loads(store.read_text(encoding="utf-8")) if store.is_file() else {}
     except (OSError, ValueError):
