@@ -13,13 +13,19 @@ temporary course, so learners, instructors and CI grade with one set of rules.
 import os
 
 from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor
-from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, GetGrades, IgnorePattern, LimitOutput,
-                                    SaveAutoGrades)
+from nbgrader.preprocessors import (
+                                    AssignLatePenalties,
+                                    CheckCellMetadata,
+                                    GetGrades,
+                                    IgnorePattern,
+                                    LimitOutput,
+                                    SaveAutoGrades,
+)
 
 from opsbook.grading.feedback import ReleasedTests
 from opsbook.grading.judge import JudgedExecute
 
-c = get_config()  # noqa: F821 - provided by traitlets when it loads this file
+c = get_config()
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -46,7 +52,8 @@ c.Execute.interrupt_on_timeout = True
 # shows Python warnings on stdout instead, so a pandas FutureWarning raised
 # inside a correct answer costs nothing (it also applies to the Validate button).
 # The kernel's own log stays quiet below errors (no transport warnings in a learner's terminal).
-c.Execute.extra_arguments = ["--IPKernelApp.extensions=opsbook.kernel.warnings_to_stdout", "--IPKernelApp.log_level=ERROR",
+c.Execute.extra_arguments = ["--IPKernelApp.extensions=opsbook.kernel.warnings_to_stdout",
+                             "--IPKernelApp.log_level=ERROR",
                              "--IPKernelApp.ignore_cwd=True"]
 # Test cells are judged by the grader, outside the learner's kernel (opsbook/grading/judge.py): the kernel
 # runs the learner's code and hands back plain data; checks and expected values never enter it.

@@ -120,7 +120,7 @@ def _described(value: Any) -> str:
 
 def _fmt(value: Any) -> str:
     """A value as a learner reads it: 2025-03-04, 0.4215, 'ios'."""
-    if isinstance(value, pd.Timestamp) or isinstance(value, np.datetime64):
+    if isinstance(value, (pd.Timestamp, np.datetime64)):
         stamp = pd.Timestamp(value)
         if pd.isna(stamp):
             return "NaT"
@@ -276,7 +276,7 @@ def _check_index(got: pd.Index, want: pd.Index, what: str, index_type: type | st
     if order:
         for position, (g, w) in enumerate(zip(got_labels, want_labels)):
             if _key(g) != _key(w):
-                _fail("order", what=what, pos=position + 1, got=_fmt(g), expected=_expected(w, True))
+                _fail("order", what=what, pos=position + 1, got=_fmt(g), expected=_expected(w, show_expected))
 
 
 def _same_labels(got: pd.Index, want: pd.Index, order: bool) -> bool:

@@ -1,19 +1,20 @@
-"""``opsbook class``: per-student worlds, parallel sandboxed grading, anti-cheat, feedback without leaks, CSV.
+"""``opsbook class``: per-student worlds, parallel sandboxed grading judged outside the kernel, flags,
+feedback that releases, CSV; and the same trust for ``opsbook grade``.
 
-Fast tests check the pieces (seeds, integrity scan, signed guard reports,
-redaction). The slow ones grade real submissions in bubblewrap sandboxes: the
-fixture assignment (parallel, resume, submissions untouched), an interrupted
-run, the red-team set of tests/redteam/, per-student worlds, and one course
-notebook. They need bwrap and root (CI is root; `make test` installs
-bubblewrap) and are skipped, with the reason, where the sandbox cannot run.
+Fast tests check the pieces (seeds, integrity scan, the submission copy). The slow ones grade real
+submissions in bubblewrap sandboxes: the fixture assignment (parallel, resume, submissions untouched),
+an interrupted run, the red-team sets of tests/redteam/ (against the fixture and against real course
+notebooks), per-student worlds, and self-grading. They need bwrap and root (CI is root; `make test`
+installs bubblewrap) and are skipped, with the reason, where the sandbox cannot run.
 """
 
 from __future__ import annotations
 
 import csv
 import hashlib
-import json
+import html
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -23,20 +24,21 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from course_cases import FIXTURE, grading_cache  # noqa: F401 - grading_cache is a fixture
+from course_cases import FIXTURE
 
-from opsbook.paths import ROOT, SOLUTIONS
 from opsbook.course.contracts import solution_code, splice
 from opsbook.grading.nbcourse import prepare_course
-from opsbook.classroom.sandbox import Limits, SandboxSpec, unavailable_reason
+from opsbook.grading.sandbox import Limits, SandboxSpec, unavailable_reason
+from opsbook.paths import ROOT, SOLUTIONS
 
 sys.path.insert(0, str(ROOT / "tests" / "redteam"))
-import build as redteam  # noqa: E402
+import build as redteam  # noqa: E402 - the red team's builder lives beside its cases
 
 WORLDS_FIXTURE = ROOT / "tests" / "fixtures" / "class" / "98_worlds"
 REASON = unavailable_reason()
 needs_sandbox = pytest.mark.skipif(REASON is not None, reason=f"the bwrap sandbox cannot run here: {REASON}")
 FAST = Limits(cell_timeout=5, timeout=90)
+COURSE_LIMITS = Limits(cell_timeout=60, timeout=600)
 
 
 def _course(source: Path, cache: Path, target: Path) -> Path:
@@ -65,6 +67,53 @@ def _sandbox_processes() -> list[str]:
     return [line for line in out.splitlines() if line.split() and int(line.split()[0]) >= UID_BASE]
 
 
+def _has(flags: list[str], wanted: str) -> bool:
+    """``wanted`` is among ``flags``, exactly or (ending in ":") as a prefix."""
+    return any(f == wanted or (wanted.endswith(":") and f.startswith(wanted)) for f in flags)
+
+
+def _check_cases(cases: list[dict], outcomes: dict) -> list[str]:
+    problems = []
+    for case in cases:
+        outcome, expect = outcomes[case["id"]], case["expect"]
+        score = outcome.max_score if expect["score"] == "full" else expect["score"]
+        if outcome.score != score or str(outcome.status) != expect["status"]:
+            problems.append(f"{case['id']}: {outcome.status} {outcome.score:g}, expected {expect['status']} {score} "
+                            f"({outcome.flags})")
+        missing = [f for f in expect["flags"] if not _has(outcome.flags, f)]
+        if missing:
+            problems.append(f"{case['id']}: flags {outcome.flags} lack {missing}")
+        if not expect["flags"] and outcome.flags:
+            problems.append(f"{case['id']}: expected no flag at all, got {outcome.flags}")
+    return problems
+
+
+def _feedback_text(path: Path) -> str:
+    return html.unescape(re.sub(r"<[^>]+>", "", path.read_text(encoding="utf-8")))
+
+
+def _leaks(path: Path, secrets: set[str], course: Path) -> list[str]:
+    """Hidden-test lines in a feedback page that the student did not type themselves."""
+    student, assignment = path.parent.parent.name, path.parent.name
+    submitted = course / "submitted" / student / assignment / path.with_suffix(".ipynb").name
+    own = submitted.read_text(encoding="utf-8", errors="replace") if submitted.is_file() else ""
+    text = _feedback_text(path)
+    return [s for s in secrets if s in text and s not in own]
+
+
+def _hidden_lines(source: Path) -> set[str]:
+    """Distinctive lines of a notebook's hidden tests (what feedback must never show)."""
+    from opsbook.grading.markers import visible_part
+
+    lines = set()
+    for cell in nbformat.read(source, as_version=4).cells:
+        if cell.metadata.get("nbgrader", {}).get("grade"):
+            shown = {line.strip() for line in visible_part(cell.source).splitlines()}
+            lines |= {line.strip() for line in cell.source.splitlines()
+                      if len(line.strip()) > 24 and line.strip() not in shown and "HIDDEN TESTS" not in line}
+    return lines
+
+
 # ----------------------------------------------------------------------------- fast
 def test_student_seed_is_stable_salted_and_documented(tmp_path):
     from opsbook.classroom.worlds import read_students, release_note, student_seed
@@ -85,20 +134,6 @@ def test_student_seed_is_stable_salted_and_documented(tmp_path):
     assert "OPSBOOK_DATA_DIR" in note and "_instructor" in note
 
 
-def test_guard_reports_are_signed_for_one_nonce():
-    import hashlib as h
-    import hmac
-
-    from opsbook.kernel.guard import verify
-
-    body = json.dumps({"phase": "pre", "nonce": "n1", "hard": [], "soft": [], "shadowed": []}, sort_keys=True)
-    good = json.dumps({"body": body, "mac": hmac.new(b"k", body.encode(), h.sha256).hexdigest()})
-    assert verify(good, b"k", "n1")["hard"] == []
-    assert verify(good, b"other key", "n1") is None, "a report signed with another key is a forgery"
-    assert verify(good, b"k", "n2") is None, "a replayed report (old nonce) is a forgery"
-    assert verify("{}", b"k", "n1") is None and verify("not json", b"k", "n1") is None
-
-
 def test_integrity_scan_names_suspicious_code_and_ignores_release_code():
     from opsbook.classroom.integrity import scan_code
 
@@ -113,7 +148,8 @@ def test_integrity_scan_names_suspicious_code_and_ignores_release_code():
             "open('/etc/passwd').read()\nimport os\nos._exit(0)\n"
             "get_ipython().set_custom_exc((Exception,), None)\n%time x = 1"),
         nbformat.v4.new_code_cell("# the nbgrader gradebook is mentioned in a comment only\nx = 1"),
-        nbformat.v4.new_code_cell("import opsbook.kernel.guard"),
+        nbformat.v4.new_code_cell("import opsbook.kernel.probe"),
+        nbformat.v4.new_code_cell("s = pd.Series([1]).rename('x').replace(1, 2)"),
     ])
     found = {(f.rule, f.cell) for f in scan_code(nb, {c.source for c in release.cells})}
     rules = {rule for rule, _ in found}
@@ -121,19 +157,33 @@ def test_integrity_scan_names_suspicious_code_and_ignores_release_code():
             "builtin-subclass", "file-access", "process", "traceback-hiding", "grader"} <= rules
     assert not any(cell == 1 for _, cell in found), "cells identical to the release are instructor code"
     assert not any(cell == 3 for _, cell in found), "a comment is not code"
+    assert not any(cell == 5 for _, cell in found), "pandas' rename and replace are not file access"
     assert ("grader", 4) in found
 
 
-def test_redaction_removes_quoted_hidden_lines():
-    from opsbook.classroom.export import REDACTED, _redact, split_lines
+def test_a_submission_copy_leaves_out_everything_that_could_prepare_the_kernel(tmp_path):
+    from opsbook.classroom.worker import copy_submission
 
-    source = ("assert f(1) == 2, 'visible'\n### BEGIN HIDDEN TESTS\nfor case in secret_cases():\n"
-              "    assert f(case) == expected(case)\nx = 1\n### END HIDDEN TESTS")
-    hidden, visible = split_lines(source)
-    secrets = hidden - visible
-    assert secrets == {"for case in secret_cases():", "assert f(case) == expected(case)"}
-    text, changed = _redact("In[3]: for case in secret_cases():\nfine\n", secrets)
-    assert changed and text == f"{REDACTED}\nfine\n"
+    source = tmp_path / "submission"
+    for name in ("01_metrics.ipynb", "notes.md", "ipykernel_launcher.py", "pandas.py", "x.pth", "matplotlibrc",
+                 ".ipython/profile_default/startup/00.py", "sub/helper.py", "data/extra.csv"):
+        (source / name).parent.mkdir(parents=True, exist_ok=True)
+        (source / name).write_text("x")
+    os.symlink("/etc/passwd", source / "link.txt")
+    flags = copy_submission(source, tmp_path / "work")
+    copied = sorted(str(p.relative_to(tmp_path / "work")) for p in (tmp_path / "work").rglob("*") if p.is_file())
+    assert copied == ["01_metrics.ipynb", "data/extra.csv", "notes.md"]
+    assert {"kernel-prep:ipykernel_launcher.py", "kernel-prep:pandas.py", "kernel-prep:x.pth",
+            "kernel-prep:matplotlibrc", "kernel-prep:.ipython/", "kernel-prep:sub/helper.py",
+            "symlink-skipped:link.txt"} <= set(flags)
+
+
+def test_every_outcome_has_one_name():
+    from opsbook.classroom.status import Status
+
+    assert Status("graded") is Status.GRADED and str(Status.NO_WORLD) == "no-world"
+    assert Status.GRADED.final and not Status.ERROR.final
+    assert all(s.reason for s in Status if s is not Status.GRADED)
 
 
 def test_cli_lists_class_commands(capsys):
@@ -148,15 +198,16 @@ def test_cli_lists_class_commands(capsys):
 # ----------------------------------------------------------------------------- sandbox
 @needs_sandbox
 def test_sandbox_hides_the_course_blocks_network_and_sets_limits(tmp_path):
-    from opsbook.classroom.sandbox import chown_tree
+    from opsbook.grading.sandbox import chown_tree
 
     work = tmp_path / "work"
     spec = SandboxSpec(workdir=work, uid=199_999, limits=Limits(memory_mb=1024, nproc=32))
     chown_tree(work, spec.uid)
     probe = (
-        "import os, resource, socket, json\n"
+        "import os, resource, socket, json, sys\n"
         "out = {'uid': os.getuid(), 'course': os.path.exists(%r), 'tests': os.path.exists(%r),\n"
-        "       'nproc': resource.getrlimit(resource.RLIMIT_NPROC)[0], 'as': resource.getrlimit(resource.RLIMIT_AS)[0]}\n"
+        "       'nproc': resource.getrlimit(resource.RLIMIT_NPROC)[0], 'as': resource.getrlimit(resource.RLIMIT_AS)[0],\n"
+        "       'home': os.environ['HOME'], 'ipython': os.environ['IPYTHONDIR'], 'cwd_on_path': '' in sys.path}\n"
         "try:\n    socket.create_connection(('1.1.1.1', 80), timeout=2); out['net'] = True\n"
         "except OSError:\n    out['net'] = False\n"
         "for path in ('/etc/x', %r):\n"
@@ -167,14 +218,19 @@ def test_sandbox_hides_the_course_blocks_network_and_sets_limits(tmp_path):
     run = subprocess.run(spec.command([sys.executable, "-c", probe]), capture_output=True, text=True, timeout=120,
                          cwd=work)
     assert run.returncode == 0, run.stderr
+    import json
+
     out = json.loads(run.stdout.strip().splitlines()[-1])
     assert out["uid"] == 199_999 and out["nproc"] == 32 and out["as"] == 1024 ** 3
     assert not out["course"] and not out["tests"], "solutions and tests must not exist inside the sandbox"
     assert not out["net"], "no network in the sandbox"
     assert not out["/etc/x"] and not out[str(ROOT / "opsbook" / "x.py")], "only the working folder is writable"
     assert (work / "ok.txt").read_text() == "fine"
+    assert not out["home"].startswith(str(work)) and not out["ipython"].startswith(str(work)), \
+        "the kernel's home and IPython folder are not the submission's folder"
 
 
+# ----------------------------------------------------------------------------- classes
 @needs_sandbox
 @pytest.mark.slow
 @pytest.mark.xdist_group("classgrade")
@@ -186,7 +242,8 @@ def test_class_grade_in_parallel_resumes_and_never_touches_submissions(grading_c
     course = _course(FIXTURE, grading_cache, tmp_path / "course")
     release = nbformat.read(course / "release" / FIXTURE.name / f"{FIXTURE.name}.ipynb", as_version=4)
     solutions = solution_code(nbformat.read(FIXTURE / f"{FIXTURE.name}.ipynb", as_version=4))
-    wrong = {**solutions, "ex2_answer": "def signups_by_channel(users):\n    return users['channel'].value_counts(normalize=True)"}
+    wrong = {**solutions, "ex2_answer": "def signups_by_channel(users):\n"
+                                        "    return users['channel'].value_counts(normalize=True)"}
     _submit(course, "ada", splice(release, solutions), FIXTURE.name)
     _submit(course, "bo", splice(release, wrong), FIXTURE.name)
     folder = _submit(course, "cy", release, FIXTURE.name)
@@ -194,7 +251,7 @@ def test_class_grade_in_parallel_resumes_and_never_touches_submissions(grading_c
     before = _hashes(course)
 
     report = grade_class(FIXTURE.name, course, workers=2, limits=FAST, progress=False)
-    scores = {o.student: (o.status, o.score, o.max_score) for o in report.outcomes}
+    scores = {o.student: (str(o.status), o.score, o.max_score) for o in report.outcomes}
     assert scores == {"ada": ("graded", 5, 5), "bo": ("graded", 2, 5), "cy": ("graded", 0, 5)}
     assert _hashes(course) == before, "submissions must never be modified"
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
@@ -214,7 +271,8 @@ def test_class_grade_in_parallel_resumes_and_never_touches_submissions(grading_c
 @pytest.mark.slow
 @pytest.mark.xdist_group("classgrade")
 def test_an_interrupted_run_resumes_without_regrading(grading_cache, tmp_path):
-    from opsbook.classroom.grade import State, grade_class
+    from opsbook.classroom.course import State
+    from opsbook.classroom.grade import grade_class
 
     course = _course(FIXTURE, grading_cache, tmp_path / "course")
     release = nbformat.read(course / "release" / FIXTURE.name / f"{FIXTURE.name}.ipynb", as_version=4)
@@ -246,73 +304,104 @@ def test_an_interrupted_run_resumes_without_regrading(grading_cache, tmp_path):
 @needs_sandbox
 @pytest.mark.slow
 @pytest.mark.xdist_group("classgrade")
-def test_redteam_none_inflates_none_stops_the_run_nothing_lost(grading_cache, tmp_path):
+def test_redteam_fixture_none_inflates_none_stops_the_run_nothing_lost(grading_cache, tmp_path):
     from nbgrader.api import Gradebook
 
+    from opsbook.classroom.export import CSV_COLUMNS, export_csv
+    from opsbook.classroom.feedback import class_feedback
     from opsbook.classroom.grade import grade_class
-    from opsbook.classroom.export import CSV_COLUMNS, class_feedback, export_csv
 
     course = _course(redteam.SOURCE, grading_cache, tmp_path / "course")
     cases = redteam.load_cases()
-    assert len(cases) >= 15
-    redteam.build_all(course, cases)
-    honest = redteam.build_case({"id": "honest", "code": {"ex1_answer": "SOLUTION", "ex2_answer": "SOLUTION"}},
-                                nbformat.read(course / "release" / redteam.ASSIGNMENT / f"{redteam.ASSIGNMENT}.ipynb",
-                                              as_version=4),
-                                solution_code(nbformat.read(redteam.SOURCE / f"{redteam.ASSIGNMENT}.ipynb",
-                                                            as_version=4)), course)
-    assert honest.is_dir()
+    assert len(cases) >= 30
+    honest = {"id": "honest", "code": {"ex1_answer": "SOLUTION", "ex2_answer": "SOLUTION"},
+              "expect": {"score": 5, "status": "graded", "flags": []}}
+    redteam.build_all(course, [*cases, honest])
     gradebook = course / "gradebook.db"
     before = _hashes(course, ("submitted", "source", "release"))
 
     report = grade_class(redteam.ASSIGNMENT, course, workers=2, limits=FAST, progress=False)
     got = {o.student: o for o in report.outcomes}
     assert set(got) == {c["id"] for c in cases} | {"honest"}, "every submission is recorded"
-    assert (got["honest"].score, got["honest"].flags) == (5, [])
-    problems = []
-    for case in cases:
-        outcome, expect = got[case["id"]], case["expect"]
-        if outcome.score != expect["score"] or outcome.status != expect["status"]:
-            problems.append(f"{case['id']}: {outcome.status} {outcome.score:g}, expected {expect['status']} "
-                            f"{expect['score']} ({outcome.flags})")
-        missing = [f for f in expect["flags"] if not any(g == f or (f.endswith(":") and g.startswith(f))
-                                                         for g in outcome.flags)]
-        if missing:
-            problems.append(f"{case['id']}: flags {outcome.flags} lack {missing}")
+    problems = _check_cases([*cases, honest], got)
     assert not problems, "\n".join(problems)
     assert _hashes(course, ("submitted", "source", "release")) == before, "no submission or course file was modified"
     with Gradebook(f"sqlite:///{gradebook}") as gb:
         stored = {s.student.id: s.score for s in gb.assignment_submissions(redteam.ASSIGNMENT)}
     assert stored == {o.student: o.score for o in report.outcomes}, "the gradebook holds exactly the results"
     assert not _sandbox_processes(), "no process of a sandbox outlives the run"
+    assert "probe_attack" in (course / "class_grading" / redteam.ASSIGNMENT / "integrity.md").read_text()
 
-    integrity = json.loads((course / "class_grading" / redteam.ASSIGNMENT / "integrity" / "showtraceback_patch.json")
-                           .read_text())
-    assert any("showtraceback" in t for t in integrity["tampering"])
-    assert "showtraceback_patch" in (course / "class_grading" / redteam.ASSIGNMENT / "integrity.md").read_text()
-
-    feedback = class_feedback(redteam.ASSIGNMENT, course)
-    assert len(feedback) == len(cases) + 1
-    for path in feedback:
-        assert "REDTEAM-HIDDEN-MARKER" not in path.read_text(encoding="utf-8"), f"{path} leaks the hidden tests"
-    leak = course / "feedback" / "leak_hidden_tests" / redteam.ASSIGNMENT / f"{redteam.ASSIGNMENT}.html"
-    assert "hidden tests was removed" in leak.read_text(encoding="utf-8")
+    run = class_feedback(redteam.ASSIGNMENT, course)
+    assert len(run.written) == len(cases) + 1 and not run.failed
+    secrets = _hidden_lines(redteam.SOURCE / f"{redteam.ASSIGNMENT}.ipynb")
+    assert any("REDTEAM-HIDDEN-MARKER" in s for s in secrets)
+    for path in run.written:
+        assert not _leaks(path, secrets, course), f"{path} shows a hidden test"
 
     rows = list(csv.DictReader(export_csv(redteam.ASSIGNMENT, course).open()))
     assert tuple(rows[0]) == CSV_COLUMNS
     assert len(rows) == 2 * (len(cases) + 1)
-    shadow = [r for r in rows if r["student"] == "showtraceback_patch"]
-    assert {r["exercise"] for r in shadow} == {"ex1_check", "ex2_check"}
-    assert all(float(r["points"]) == 0 and "tamper:zeroed" in r["flags"] for r in shadow)
+    probe = [r for r in rows if r["student"] == "probe_attack"]
+    assert {r["exercise"] for r in probe} == {"ex1_check", "ex2_check"}
+    assert all(float(r["points"]) == 0 and "tamper:zeroed" in r["flags"] for r in probe)
+
+
+def _grade_course_cases(assignment: str, grading_cache: Path, tmp_path: Path, world: Path) -> tuple[Path, dict, list]:
+    from opsbook.classroom.grade import grade_class
+
+    course = _course(SOLUTIONS / assignment, grading_cache, tmp_path / "course")
+    cases = [c for c in redteam.load_cases(redteam.COURSE_CASES) if c["assignment"] == assignment]
+    redteam.build_all(course, cases, assignment)
+    worlds = tmp_path / "worlds"
+    worlds.mkdir()
+    for case in cases:
+        (worlds / case["id"]).symlink_to(world)
+    report = grade_class(assignment, course, workers=2, worlds=worlds, limits=COURSE_LIMITS, progress=False)
+    return course, {o.student: o for o in report.outcomes}, cases
+
+
+@pytest.fixture(scope="module")
+def small_world(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The smallest world the generator accepts: real course notebooks grade on it in seconds."""
+    from opsbook.world.config import ACCEPTED, WorldConfig
+    from opsbook.world.generate import generate_world, write_world
+
+    folder = tmp_path_factory.mktemp("world-small")
+    config = WorldConfig(seed=11, n_users=ACCEPTED["n_users"][0], days=ACCEPTED["days"][0])
+    write_world(generate_world(config, progress=False), folder)
+    return folder
+
+
+@needs_sandbox
+@pytest.mark.slow
+@pytest.mark.xdist_group("classgrade")
+@pytest.mark.parametrize("assignment", ["01_metrics", "03_retention"])
+def test_redteam_on_course_notebooks_scores_no_more_than_the_blank(assignment, grading_cache, tmp_path, small_world):
+    """Forged replies, a rewritten kernel, a hijacked launcher, startup files, frame oracles, shared state and
+    exfiltration: each scores what its honest part earns (the blank's 0 otherwise), with the flag that names
+    it; the honest and blank submissions raise no flag, and the class's feedback releases without a hidden test."""
+    from opsbook.classroom.feedback import class_feedback
+
+    course, got, cases = _grade_course_cases(assignment, grading_cache, tmp_path, small_world)
+    problems = _check_cases(cases, got)
+    assert not problems, "\n".join(problems)
+    run = class_feedback(assignment, course)
+    assert not run.failed and len(run.written) == len(cases)
+    secrets = _hidden_lines(SOLUTIONS / assignment / f"{assignment}.ipynb")
+    assert secrets, "the notebook has hidden tests to protect"
+    for path in run.written:
+        assert not _leaks(path, secrets, course), f"{path} shows a hidden test"
+    assert not _sandbox_processes()
 
 
 @needs_sandbox
 @pytest.mark.slow
 @pytest.mark.xdist_group("classgrade")
 def test_each_student_is_graded_on_their_own_world(grading_cache, tmp_path):
-    from opsbook.data import load_world
     from opsbook.classroom.grade import grade_class
     from opsbook.classroom.worlds import make_worlds
+    from opsbook.data import load_world
 
     worlds = tmp_path / "worlds"
     manifest = make_worlds(["amy", "ben", "cara", "dan"], worlds, users=500, salt="test-term", progress=False)
@@ -339,33 +428,52 @@ def test_each_student_is_graded_on_their_own_world(grading_cache, tmp_path):
     _submit(course, "eve", splice(release, amy), "98_worlds")        # no world generated for eve
 
     report = grade_class("98_worlds", course, workers=2, worlds=worlds, limits=FAST, progress=False)
-    scores = {o.student: (o.status, o.score) for o in report.outcomes}
+    scores = {o.student: (str(o.status), o.score) for o in report.outcomes}
     assert scores["amy"] == scores["cara"] == scores["dan"] == ("graded", 3)
     expected_ben = (amy["ex1_answer"] == ben["ex1_answer"]) * 1 + (amy["ex2_answer"] == ben["ex2_answer"]) * 2
     assert scores["ben"] == ("graded", expected_ben) and expected_ben < 3, "a copy fails where the worlds differ"
     assert scores["eve"][0] == "no-world"
 
 
+# ----------------------------------------------------------------------------- self-grading
+SELF_GRADE_ATTACKS = ["truncate_world", "loader_elsewhere", "swap_check_module", "forged_reply", "frame_oracle"]
+
+
 @needs_sandbox
 @pytest.mark.slow
 @pytest.mark.xdist_group("classgrade")
-def test_a_course_notebook_grades_full_on_student_worlds_without_false_alarms(grading_cache, tmp_path):
-    from opsbook.classroom.grade import grade_class
-    from opsbook.classroom.worlds import make_worlds
+@pytest.mark.parametrize("case_id", SELF_GRADE_ATTACKS)
+def test_self_grading_judges_the_same_way(case_id, grading_cache, tmp_path, monkeypatch, small_world):
+    """`opsbook grade` judges outside the kernel too: the attacks that fooled in-kernel self-grading earn nothing."""
+    from opsbook.grading.selfgrade import grade_notebook
 
-    notebook = "00_welcome"
-    worlds = tmp_path / "worlds"
-    make_worlds(["amy", "ben"], worlds, users=500, salt="welcome", progress=False)
-    course = _course(SOLUTIONS / notebook, grading_cache, tmp_path / "course")
-    release = nbformat.read(course / "release" / notebook / f"{notebook}.ipynb", as_version=4)
-    solved = splice(release, solution_code(nbformat.read(SOLUTIONS / notebook / f"{notebook}.ipynb", as_version=4)))
-    for student in ("amy", "ben"):
-        _submit(course, student, solved, notebook)
-    _submit(course, "cy", release, notebook)
-    report = grade_class(notebook, course, workers=2, worlds=worlds, limits=Limits(cell_timeout=120, timeout=600),
-                         progress=False)
-    scores = {o.student: o for o in report.outcomes}
-    for student in ("amy", "ben"):
-        assert scores[student].score == scores[student].max_score > 0, scores[student].flags
-        assert not [f for f in scores[student].flags if f.startswith(("tamper", "review"))], scores[student].flags
-    assert scores["cy"].score == 0 and not [f for f in scores["cy"].flags if f.startswith("tamper")]
+    case = next(c for c in redteam.load_cases(redteam.COURSE_CASES) if c["id"] == case_id)
+    assignment = case["assignment"]
+    course = _course(SOLUTIONS / assignment, grading_cache, tmp_path / "course")
+    folder = redteam.build_case(case, nbformat.read(course / "release" / assignment / f"{assignment}.ipynb",
+                                                    as_version=4),
+                                solution_code(nbformat.read(SOLUTIONS / assignment / f"{assignment}.ipynb",
+                                                            as_version=4)), course)
+    monkeypatch.setenv("OPSBOOK_DATA_DIR", str(small_world))
+    report = grade_notebook(folder / f"{assignment}.ipynb", SOLUTIONS, tmp_path / "work", timeout=60)
+    assert report.graded.score == 0, {c.grade_id: c.message for c in report.graded.cells.values() if c.score}
+
+
+@needs_sandbox
+@pytest.mark.slow
+def test_self_grading_never_lets_a_notebook_write_into_the_repository(tmp_path):
+    from opsbook.grading.selfgrade import grade_notebook
+
+    target = ROOT / "opsbook" / "written_by_a_notebook.py"
+    data = ROOT / "datasets" / "written_by_a_notebook.txt"
+    release = nbformat.read(ROOT / "notebooks" / FIXTURE.name / f"{FIXTURE.name}.ipynb", as_version=4) \
+        if (ROOT / "notebooks" / FIXTURE.name).exists() else None
+    course = prepare_course(FIXTURE, tmp_path / "cache")
+    release = release or nbformat.read(course / "release" / FIXTURE.name / f"{FIXTURE.name}.ipynb", as_version=4)
+    release.cells.append(nbformat.v4.new_code_cell(
+        f"for path in [{str(target)!r}, {str(data)!r}]:\n"
+        "    try:\n        open(path, 'w').write('x')\n    except OSError as exc:\n        print('blocked', exc)"))
+    notebook = tmp_path / f"{FIXTURE.name}.ipynb"
+    nbformat.write(release, notebook)
+    grade_notebook(notebook, FIXTURE.parent, tmp_path / "work")
+    assert not target.exists() and not data.exists(), "a self-graded notebook wrote into the repository"

@@ -17,10 +17,16 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from course_cases import assignment_params, grading_cache, headless_plots  # noqa: F401 - fixtures
+from course_cases import assignment_params
 
-from opsbook.course.contracts import (CONTRACTS_FILE, answer_cells, check_contracts, load_contracts, solution_code,
-                                       splice)
+from opsbook.course.contracts import (
+    CONTRACTS_FILE,
+    answer_cells,
+    check_contracts,
+    load_contracts,
+    solution_code,
+    splice,
+)
 from opsbook.grading.nbcourse import Course, Graded, course_config, prepare_course
 
 pytestmark = pytest.mark.usefixtures("headless_plots")
@@ -97,7 +103,8 @@ def test_alternatives_pass_and_mistakes_lose_points(folder, grading_cache, tmp_p
     template = prepare_course(folder, grading_cache)
     release = nbformat.read(template / "release" / folder.name / f"{folder.name}.ipynb", as_version=4)
     trials = check_contracts(folder, release, course_config(tmp_path))
-    declared = sum(1 + len(c.alternatives) + len(c.mistakes) + 1 for c in load_contracts(folder / CONTRACTS_FILE).values())
+    contracts = load_contracts(folder / CONTRACTS_FILE).values()
+    declared = sum(2 + len(c.alternatives) + len(c.mistakes) for c in contracts)  # + the reference and the stub
     assert len(trials) == declared, "every answer's reference, stub, alternatives and mistakes were tried"
     broken = [f"{t.answer} {t.kind} {t.number}: {t.score:g}/{t.max_score:g} {t.why} {' | '.join(t.messages)}"
               for t in trials if not t.holds]

@@ -12,9 +12,9 @@ import pytest
 from course_cases import FIXTURE, FIXTURE_SOURCES
 
 from opsbook.cli import main
-from opsbook.course.manifest import Entry, MAP_END, MAP_START, load_manifest, render_course_map, updated_readme
-from opsbook.paths import NOTEBOOKS, README, ROOT, SOLUTIONS
+from opsbook.course.manifest import MAP_END, MAP_START, Entry, load_manifest, render_course_map, updated_readme
 from opsbook.course.release import release
+from opsbook.paths import NOTEBOOKS, README, ROOT, SOLUTIONS
 
 
 def test_manifest_lists_exactly_the_notebooks_of_solutions_and_notebooks():

@@ -22,7 +22,7 @@ def _lock() -> dict[str, str]:
 
 def test_every_direct_dependency_is_pinned_exactly_and_matches_the_lock():
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
-    direct = project["dependencies"] + project["optional-dependencies"]["dev"]
+    direct = project["dependencies"] + [d for extra in project["optional-dependencies"].values() for d in extra]
     lock = _lock()
     for spec in direct:
         name, _, version = spec.partition("==")

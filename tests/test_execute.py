@@ -13,10 +13,10 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from course_cases import COURSE_IDS, FIXTURE, FIXTURE_SOURCES, headless_plots  # noqa: F401 - a fixture
+from course_cases import COURSE_IDS, FIXTURE, FIXTURE_SOURCES
 
-from opsbook.paths import SOLUTIONS
 from opsbook.course.execute import format_summary, run_course, run_notebook
+from opsbook.paths import SOLUTIONS
 
 pytestmark = pytest.mark.usefixtures("headless_plots")
 

@@ -15,18 +15,19 @@ import pandas as pd
 import pytest
 
 from opsbook import check
-from opsbook.grading.judge import Exchange, CellNamespace, describe_failure
+from opsbook.grading.judge import CellNamespace, Exchange, describe_failure
 from opsbook.kernel import plain
-
 
 # --------------------------------------------------------------------------- plain data
 ROUND_TRIP = [
     None, True, 3, 2.5, "héllo", np.float64(1.5), np.int64(3), np.bool_(True), [1, (2, 3)], {"a": 1, 2: [3]},
     {1, 2}, frozenset({"x"}), dt.date(2025, 1, 2), dt.datetime(2025, 1, 2, 3), dt.timedelta(hours=2),
     pd.Timestamp("2025-01-01 10:00"), pd.Timedelta("1h"), pd.Period("2025-03", "M"),
-    pd.Series([1, 2, 3]), pd.Series([1.0, np.nan], index=pd.date_range("2025-01-01", periods=2, name="day"), name="dau"),
+    pd.Series([1, 2, 3]),
+    pd.Series([1.0, np.nan], index=pd.date_range("2025-01-01", periods=2, name="day"), name="dau"),
     pd.Series(["a", None]), pd.Series(["a", None], dtype="string"), pd.Series([1, None], dtype="Int64"),
-    pd.Series([True, None], dtype="boolean"), pd.Series(pd.Categorical(["x", "y", "x"], categories=["y", "x"], ordered=True)),
+    pd.Series([True, None], dtype="boolean"),
+    pd.Series(pd.Categorical(["x", "y", "x"], categories=["y", "x"], ordered=True)),
     pd.DataFrame({"a": [1, 2], "b": ["x", "y"], 3: [1.5, 2.5]},
                  index=pd.MultiIndex.from_arrays([[1, 2], ["u", "v"]], names=["k", "l"])),
     pd.DataFrame({"t": pd.to_datetime(["2025-01-01"]).tz_localize("Asia/Shanghai")}),
@@ -73,7 +74,8 @@ def test_objects_that_lie_arrive_as_placeholders_no_check_accepts():
 
 @pytest.mark.parametrize("text", [
     "not json", json.dumps({"format": 99, "value": {}}), json.dumps({"format": 1, "value": {"t": "eval", "v": "1"}}),
-    json.dumps({"format": 1, "value": {"t": "ndarray", "shape": [1], "array": {"dtype": "object_pickle", "items": []}}}),
+    json.dumps({"format": 1, "value": {"t": "ndarray", "shape": [1],
+                                       "array": {"dtype": "object_pickle", "items": []}}}),
     json.dumps({"format": 1, "value": {"t": "ndarray", "shape": [2], "array": {"dtype": "int64", "data": "AAAA"}}}),
     json.dumps({"format": 1, "value": {"t": "series", "name": {"t": "none"}, "index": {"cls": "RangeIndex", "start": 0,
                "stop": 3, "step": 1, "names": [{"t": "none"}]}, "array": {"dtype": "float64", "data": ""}}}),
@@ -143,7 +145,8 @@ def test_exchange_ignores_links_and_oversized_answers(tmp_path):
     exchange = Exchange(tmp_path)
     try:
         request, answer = exchange.request({"op": "value", "name": "x"})
-        assert json.loads(open(request).read())["answer"].endswith(answer)
+        with open(request) as handle:
+            assert json.load(handle)["answer"].endswith(answer)
         assert exchange.answer(answer) is None, "no answer yet"
         secret = tmp_path / "secret.json"
         secret.write_text(json.dumps({"format": 1, "answer": {"ok": {"t": "int", "v": 1}}}))
@@ -166,10 +169,10 @@ def test_test_namespace_keeps_the_graders_names_and_builtins():
             return f"remote {name}"
 
     namespace = CellNamespace({"check": check, "world": {}}, Link())
-    exec("a = check; b = len; c = dau", namespace)  # noqa: S102 - a test cell
+    exec("a = check; b = len; c = dau", namespace)
     assert namespace["a"] is check and namespace["b"] is len and namespace["c"] == "remote dau"
     with pytest.raises(NameError):
-        exec("__secret__", namespace)  # noqa: S102
+        exec("__secret__", namespace)
 
 
 def test_a_failure_is_one_line_of_the_check():

@@ -13,9 +13,15 @@ import urllib.request
 
 import pytest
 
+from opsbook.lab import (
+    LAB_PLUGINS_OFF,
+    LAB_PLUGINS_ON,
+    configure_extensions,
+    extension_commands,
+    extensions_configured,
+    lab_command,
+)
 from opsbook.paths import NOTEBOOKS, ROOT
-from opsbook.lab import (LAB_PLUGINS_OFF, LAB_PLUGINS_ON, configure_extensions, extension_commands,
-                                 extensions_configured, lab_command)
 
 
 def test_lab_command_serves_notebooks_folder():

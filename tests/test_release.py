@@ -10,8 +10,8 @@ import nbformat
 import pytest
 from course_cases import FIXTURE, FIXTURE_SOURCES
 
-from opsbook.paths import NOTEBOOKS, ROOT, SOLUTIONS
 from opsbook.course.release import notebook_problems, release, tidy_notebook
+from opsbook.paths import NOTEBOOKS, ROOT, SOLUTIONS
 
 
 def _files(folder: Path) -> set[str]:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from course_cases import FIXTURE, FIXTURE_SOURCES, grading_cache  # noqa: F401 - grading_cache is a fixture
+from course_cases import FIXTURE, FIXTURE_SOURCES
 
 from opsbook.cli import main
 from opsbook.course.contracts import solution_code, splice

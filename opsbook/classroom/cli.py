@@ -15,6 +15,7 @@ from pathlib import Path
 from opsbook.classroom.status import TAMPER_POLICIES
 from opsbook.paths import ROOT
 
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``opsbook class``."""
     cls = subparsers.add_parser("class", help="grade a class: per-student worlds, parallel sandboxed autograding, "
@@ -53,7 +54,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _course_arg(feedback)
     feedback.set_defaults(func=_feedback)
 
-    export = commands.add_parser("export", help="grades to CSV: student, assignment, exercise, points, max, late, flags")
+    export = commands.add_parser("export", help="grades to CSV: student, assignment, exercise, points, max, late, "
+                                                "flags")
     export.add_argument("assignment")
     _course_arg(export)
     export.add_argument("--out", type=Path, help="CSV file (default class_grading/<assignment>/grades.csv)")
@@ -61,7 +63,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _course_arg(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--course", type=Path, default=ROOT, help="the nbgrader course folder (default: this repository)")
+    parser.add_argument("--course", type=Path, default=ROOT,
+                        help="the nbgrader course folder (default: this repository)")
 
 
 def _worlds(args: argparse.Namespace) -> int:

@@ -192,7 +192,7 @@ def _entry(outcome: Outcome, submission: Submission, key: str) -> dict:
             "max_score": outcome.max_score, "flags": outcome.flags, "seconds": round(outcome.seconds, 2),
             "sha256": submission.sha256, "fingerprint": key,
             "world": str(submission.world) if submission.world else None,
-            "graded_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
+            "graded_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
 
 
 def record(course: ClassCourse, submission: Submission, result: dict, policy: str, notebooks: dict) -> Outcome:

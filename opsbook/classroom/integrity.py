@@ -28,7 +28,6 @@ from dataclasses import asdict, dataclass
 from nbformat import NotebookNode
 
 
-
 @dataclass(frozen=True)
 class Finding:
     rule: str          # short name, e.g. "traceback-hiding"
@@ -65,7 +64,7 @@ SHADOW_CHECKED = {"type", "isinstance", "issubclass", "abs", "float", "int", "st
                   "id", "getattr", "hasattr", "zip", "range", "enumerate", "map", "filter", "iter", "next",
                   "object", "callable", "divmod", "pow", "frozenset", "vars", "print"}
 
-_GRADER_WORDS = re.compile(r"opsbook\.(grading|kernel|classroom)|_opsbook_|OPSBOOK_GUARD|nbgrader|gradebook", re.IGNORECASE)
+_GRADER_WORDS = re.compile(r"opsbook\.(grading|kernel|classroom)|_opsbook_|nbgrader|gradebook", re.IGNORECASE)
 _TRACEBACK_ATTRS = {"showtraceback", "_showtraceback", "showsyntaxerror", "set_custom_exc", "CustomTB",
                     "custom_exceptions", "excepthook", "InteractiveTB", "SyntaxTB", "_render_traceback_",
                     "showindentationerror", "get_exception_only"}

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 TAMPER_POLICIES = ("zero", "flag")
 """What a submission that tampered with grading gets: zero points (default), or only a flag."""
 
 
-class Status(str, Enum):
+class Status(StrEnum):
     """A submission's outcome (stored by value in ``state.jsonl``)."""
 
     GRADED = "graded"        # ran and was scored (its flags say what went wrong inside, if anything)
@@ -18,9 +18,6 @@ class Status(str, Enum):
     TIMEOUT = "timeout"      # the whole submission ran past its time limit
     ERROR = "error"          # the grader itself failed (retried on the next run)
     NO_WORLD = "no-world"    # per-student worlds were asked for and this student has none
-
-    def __str__(self) -> str:
-        return self.value
 
     @property
     def final(self) -> bool:

@@ -188,8 +188,13 @@ class Worker:
         return nb
 
     def _sanitize(self, nb: NotebookNode, resources: dict) -> tuple[NotebookNode, dict]:
-        from nbgrader.preprocessors import (CheckCellMetadata, ClearOutput, DeduplicateIds, OverwriteCells,
-                                            OverwriteKernelspec)
+        from nbgrader.preprocessors import (
+            CheckCellMetadata,
+            ClearOutput,
+            DeduplicateIds,
+            OverwriteCells,
+            OverwriteKernelspec,
+        )
 
         overwrite = OverwriteCells(config=self.config)
         overwrite.add_missing_cells = True  # a deleted test cell comes back and still judges the answer

@@ -58,8 +58,8 @@ def _readme(args: argparse.Namespace) -> int:
 
 
 def _release(args: argparse.Namespace) -> int:
-    from opsbook.grading.nbcourse import GradingError
     from opsbook.course.release import notebook_problems, release, tidy_notebook
+    from opsbook.grading.nbcourse import GradingError
 
     sources = sorted(SOLUTIONS.glob("*/*.ipynb"))
     for path in sources:

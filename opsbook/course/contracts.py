@@ -12,6 +12,7 @@ answer cell in turn and that exercise's check cells are judged again.
 
 from __future__ import annotations
 
+import ast
 import copy
 from dataclasses import dataclass
 from pathlib import Path
@@ -131,13 +132,19 @@ def check_contracts(folder: Path, release: NotebookNode, config: Any, data_dir: 
 
     from opsbook.grading.judge import JudgedExecute
 
+    from opsbook.companion import assigned_names
+
     source = _read(folder / f"{folder.name}.ipynb")
     reference = solution_code(source)
     contracts = load_contracts(folder / CONTRACTS_FILE)
     checks = answer_cells(source)
     stubs = {c.metadata.nbgrader.grade_id: c.source for c in release.cells
              if c.metadata.get("nbgrader", {}).get("solution") and c.cell_type == "code"}
-    nb = splice(release, reference)
+    tests = {c.metadata.nbgrader.grade_id: c.source for c in source.cells if c.metadata.get("nbgrader", {}).get("grade")}
+    # What autograde runs: the release with the answers filled in and every test cell as in the source
+    # (nbgrader's OverwriteCells puts the hidden tests back), on the world the grader uses.
+    nb = splice(release, {**reference, **tests})
+    inject_data_dir(nb, data_dir)
     by_id = {c.metadata.get("nbgrader", {}).get("grade_id"): (i, c) for i, c in enumerate(nb.cells)}
     trials: list[Trial] = []
 
@@ -169,11 +176,24 @@ def check_contracts(folder: Path, release: NotebookNode, config: Any, data_dir: 
                 variants = [("blank", 1, stubs[answer], "")]
                 variants += [("alternative", k, code, "") for k, code in enumerate(contract.alternatives, 1)]
                 variants += [("mistake", k, m.code, m.why) for k, m in enumerate(contract.mistakes, 1)]
+                forget = v4.new_code_cell("\n".join(f"globals().pop({name!r}, None)" for name in
+                                                   sorted(assigned_names(ast.parse(reference[answer])))))
                 for kind, number, code, why in variants:
+                    executor.execute_cell(copy.deepcopy(forget), index)  # no reference value outlives its answer
                     executor.execute_cell(v4.new_code_cell(code), index)
                     trials.append(judge(answer, kind, number, why))
                 executor.execute_cell(v4.new_code_cell(reference[answer]), index)
     return trials
+
+
+def inject_data_dir(nb: NotebookNode, data_dir: Path | None) -> None:
+    """Set ``DATA_DIR`` after the parameters cell, as papermill does, so the kernel reads ``data_dir`` too."""
+    from nbformat import v4
+
+    if data_dir is None:
+        return
+    position = next((i + 1 for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", [])), 0)
+    nb.cells.insert(position, v4.new_code_cell(f"DATA_DIR = {str(Path(data_dir).resolve())!r}"))
 
 
 def _read(path: Path) -> NotebookNode:

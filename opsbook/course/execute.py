@@ -85,7 +85,7 @@ def run_notebook(source: Path, out_dir: Path, data_dir: Path | None = None, time
                                        extra_arguments=KERNEL_ARGS)
         except papermill.PapermillExecutionError as exc:
             error = f"In [{exc.exec_count}]: {exc.ename}: {exc.evalue}".strip()
-        except Exception as exc:  # kernel death, timeouts, bad parameters: report, keep going
+        except Exception as exc:  # noqa: BLE001 - kernel death, timeouts, bad parameters: report, keep going
             error = f"{type(exc).__name__}: {exc}"
     seconds = time.perf_counter() - start
     html = executed.with_suffix(".html")

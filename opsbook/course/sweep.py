@@ -41,12 +41,12 @@ def sweep(source: NotebookNode, release: NotebookNode, data_dir: Path | None = N
     from nbclient import NotebookClient
     from nbformat import v4
 
-    from opsbook.course.contracts import answer_cells, solution_code, splice
+    from opsbook.course.contracts import answer_cells, inject_data_dir, solution_code, splice
 
     reference = solution_code(source)
     checks = answer_cells(source)
     nb = splice(release, reference)
-    _inject_data_dir(nb, data_dir)
+    inject_data_dir(nb, data_dir)
     ids = [c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells]
     stubs = {c.metadata.nbgrader.grade_id: c.source for c in release.cells
              if c.metadata.get("nbgrader", {}).get("solution") and c.cell_type == "code"}
@@ -103,16 +103,6 @@ def _exercise_number(nb: NotebookNode, answer_index: int) -> str | None:
         if cell.cell_type == "markdown" and (match := _HEADING.search(cell.source)):
             return match.group(2)
     return None
-
-
-def _inject_data_dir(nb: NotebookNode, data_dir: Path | None) -> None:
-    """Set DATA_DIR after the parameters cell, as papermill would."""
-    from nbformat import v4
-
-    if data_dir is None:
-        return
-    position = next((i + 1 for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", [])), 0)
-    nb.cells.insert(position, v4.new_code_cell(f"DATA_DIR = {str(Path(data_dir).resolve())!r}"))
 
 
 def describe(problems: list[Stuck]) -> str:

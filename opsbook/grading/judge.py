@@ -149,7 +149,7 @@ class Exchange:
             return None
         with os.fdopen(fd, "rb") as handle:
             info = os.fstat(handle.fileno())
-            if not (info.st_mode & 0o170000 == 0o100000) or info.st_size > MAX_ANSWER_BYTES:
+            if info.st_mode & 0o170000 != 0o100000 or info.st_size > MAX_ANSWER_BYTES:
                 return None
             text = handle.read(MAX_ANSWER_BYTES + 1)
         try:

@@ -215,7 +215,7 @@ class SandboxedKernelManager(AsyncKernelManager):
         assert self.sandbox is not None, "set the sandbox before starting the kernel"
         return self.sandbox.command(cmd)
 
-    async def _async_launch_kernel(self, kernel_cmd: list[str], **kw) -> None:  # noqa: ANN003
+    async def _async_launch_kernel(self, kernel_cmd: list[str], **kw) -> None:
         kw["stdout"] = subprocess.DEVNULL
         kw["stderr"] = subprocess.DEVNULL
         kw["stdin"] = subprocess.DEVNULL
@@ -308,6 +308,7 @@ class SandboxedExecute(JudgedExecute):
         if cell_index not in self._cut:
             self._cut.add(cell_index)
             self.flag(f"output-flood:{self.label}")
-            outs.append(v4.new_output("stream", name="stdout", text=(
-                f"\n[... the grader cut the output here: more than {self.sandbox.limits.notebook_output_kb} kB ...]\n")))
+            limit = self.sandbox.limits.notebook_output_kb
+            outs.append(v4.new_output("stream", name="stdout",
+                                      text=f"\n[... the grader cut the output here: more than {limit} kB ...]\n"))
         return None

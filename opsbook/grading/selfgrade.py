@@ -143,7 +143,8 @@ def _name(exercise: str, answers_seen: dict[str, str]) -> str:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``opsbook grade``."""
-    grade = subparsers.add_parser("grade", help="grade your own notebook with the hidden tests (your file is not changed)")
+    grade = subparsers.add_parser("grade", help="grade your own notebook with the hidden tests "
+                                                "(your file is not changed)")
     grade.add_argument("notebook", type=Path, help="your notebook, e.g. notebooks/01_metrics/01_metrics.ipynb")
     grade.add_argument("--assignment", metavar="ID", help="which course notebook it is, if you renamed your copy")
     grade.add_argument("--timeout", type=int, metavar="SECONDS", help="time limit per cell (default: the course's)")

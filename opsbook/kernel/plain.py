@@ -167,7 +167,7 @@ def _encode_array(values: Any) -> dict:
     dtype = values.dtype
     if isinstance(values, pd.arrays.NumpyExtensionArray):
         return _encode_ndarray(values.to_numpy())
-    if isinstance(values, pd.arrays.DatetimeArray) or isinstance(values, pd.arrays.TimedeltaArray):
+    if isinstance(values, (pd.arrays.DatetimeArray, pd.arrays.TimedeltaArray)):
         tz = getattr(dtype, "tz", None)
         if tz is not None:
             values = values.tz_convert("UTC").tz_localize(None)
