@@ -106,6 +106,8 @@ def _encode_numpy(obj: Any) -> dict:
         if obj.ndim != 1 and obj.dtype.kind in "OUS":
             return _unsupported(obj)
         return {"t": "ndarray", "shape": list(obj.shape), "array": _encode_array(obj.reshape(-1))}
+    if type(obj) is np.str_:
+        return {"t": "npstr", "v": str(obj)}
     if isinstance(obj, np.generic) and type(obj).__module__ == "numpy":
         dtype = obj.dtype
         if dtype.name in _NUMERIC or _TIME.match(str(dtype)):
@@ -257,6 +259,11 @@ def decode(node: dict) -> Any:
         return array.reshape(shape)
     if kind == "npscalar":
         return _decode_numpy_array(node["array"])[0]
+    if kind == "npstr":
+        import numpy as np
+
+        value = node["v"]
+        return np.str_(value) if type(value) is str else _bad(kind)
     return _decode_pandas(node)
 
 
