@@ -17,6 +17,8 @@ BUILD = ROOT / "build"
 README = ROOT / "README.md"
 DOCS = ROOT / "docs"
 NBGRADER_CONFIG = ROOT / "autograder" / "nbgrader_config.py"
+ZH_SOURCES = BUILD / "zh" / "solutions"
+"""The Chinese edition's source notebooks (hidden tests included), built from solutions/ and translations/zh/."""
 
 
 def shown(path: Path) -> str:

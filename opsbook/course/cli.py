@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from opsbook.course.manifest import load_manifest, updated_readme
-from opsbook.paths import BUILD, NOTEBOOKS, README, SOLUTIONS, shown
+from opsbook.paths import BUILD, NOTEBOOKS, README, SOLUTIONS, ZH_SOURCES, shown
 from opsbook.texttable import format_table
 
 
@@ -27,6 +27,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument("ids", nargs="*", metavar="ID", help="only these notebooks (default: all, in course order)")
     run.add_argument("--data-dir", type=Path, help="world folder passed as DATA_DIR (default: datasets/)")
     run.add_argument("--out", type=Path, default=BUILD / "course", help="output folder (default build/course)")
+    run.add_argument("--lang", choices=("en", "zh"), default="en", help="which edition to run (default en)")
     run.set_defaults(func=_run)
 
     check = commands.add_parser("check", help="try every exercise's reference, stub, alternatives and mistakes "
@@ -41,6 +42,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     stuck.add_argument("id", metavar="ID", help="the notebook, e.g. 01_metrics")
     stuck.add_argument("--data-dir", type=Path, help="the world to run on (default: datasets/)")
     stuck.set_defaults(func=_sweep)
+
+    translate = commands.add_parser("translate", help="write or update translations/zh/<id>.yml from the English "
+                                                      "source (new or changed text gets zh: null)")
+    translate.add_argument("id", metavar="ID", help="the notebook, e.g. 01_metrics")
+    translate.add_argument("--check", action="store_true", help="only list what is missing or stale")
+    translate.set_defaults(func=_translate)
 
 
 def _readme(args: argparse.Namespace) -> int:
@@ -58,7 +65,8 @@ def _readme(args: argparse.Namespace) -> int:
 
 
 def _release(args: argparse.Namespace) -> int:
-    from opsbook.course.release import notebook_problems, release, tidy_notebook
+    from opsbook.course.release import notebook_problems, release, tidy_notebook, translated_sources
+    from opsbook.course.translate import TranslationError
     from opsbook.grading.nbcourse import GradingError
 
     sources = sorted(SOLUTIONS.glob("*/*.ipynb"))
@@ -68,7 +76,11 @@ def _release(args: argparse.Namespace) -> int:
     try:
         for path in release(SOLUTIONS, NOTEBOOKS):
             print(f"released {shown(path)}")
-    except GradingError as exc:
+        zh_sources = translated_sources(SOLUTIONS, ZH_SOURCES, [e.id for e in load_manifest()])
+        if zh_sources:
+            for path in release(ZH_SOURCES, NOTEBOOKS / "zh", keep=()):
+                print(f"released {shown(path)}")
+    except (GradingError, TranslationError) as exc:
         print(exc, file=sys.stderr)
         return 1
     problems = [f"{shown(path)}: {p}" for path in sources for p in notebook_problems(path, "source")]
@@ -85,7 +97,14 @@ def _run(args: argparse.Namespace) -> int:
     if unknown:
         print(f"Unknown notebook(s) {', '.join(unknown)}; the course has: {', '.join(ids)}", file=sys.stderr)
         return 2
-    results = run_course([i for i in ids if not args.ids or i in args.ids], SOLUTIONS, args.out, args.data_dir)
+    chosen = [i for i in ids if not args.ids or i in args.ids]
+    source = SOLUTIONS
+    if args.lang == "zh":
+        from opsbook.course.release import translated_sources
+
+        translated_sources(SOLUTIONS, ZH_SOURCES, chosen)
+        source, chosen = ZH_SOURCES, [i for i in chosen if (ZH_SOURCES / i / f"{i}.ipynb").is_file()]
+    results = run_course(chosen, source, args.out, args.data_dir)
     print(format_summary(results))
     return 0 if all(r.ok for r in results) else 1
 
@@ -119,3 +138,16 @@ def _sweep(args: argparse.Namespace) -> int:
     problems = sweep(source, release, args.data_dir)
     print(describe(problems))
     return 1 if problems else 0
+
+
+def _translate(args: argparse.Namespace) -> int:
+    import nbformat
+
+    from opsbook.course.translate import load_translation, problems, write_skeleton
+
+    source = nbformat.read(SOLUTIONS / args.id / f"{args.id}.ipynb", as_version=4)
+    if not args.check:
+        print(f"wrote {shown(write_skeleton(args.id, source))}")
+    found = problems(source, load_translation(args.id))
+    print("\n".join(found) if found else f"The Chinese edition of {args.id} is complete and current.")
+    return 1 if found else 0

@@ -130,9 +130,8 @@ def check_contracts(folder: Path, release: NotebookNode, config: Any, data_dir: 
     from nbformat import v4
     from nbgrader.utils import determine_grade
 
-    from opsbook.grading.judge import JudgedExecute
-
     from opsbook.companion import assigned_names
+    from opsbook.grading.judge import JudgedExecute
 
     source = _read(folder / f"{folder.name}.ipynb")
     reference = solution_code(source)
@@ -140,7 +139,8 @@ def check_contracts(folder: Path, release: NotebookNode, config: Any, data_dir: 
     checks = answer_cells(source)
     stubs = {c.metadata.nbgrader.grade_id: c.source for c in release.cells
              if c.metadata.get("nbgrader", {}).get("solution") and c.cell_type == "code"}
-    tests = {c.metadata.nbgrader.grade_id: c.source for c in source.cells if c.metadata.get("nbgrader", {}).get("grade")}
+    tests = {c.metadata.nbgrader.grade_id: c.source for c in source.cells
+             if c.metadata.get("nbgrader", {}).get("grade")}
     # What autograde runs: the release with the answers filled in and every test cell as in the source
     # (nbgrader's OverwriteCells puts the hidden tests back), on the world the grader uses.
     nb = splice(release, {**reference, **tests})

@@ -44,10 +44,11 @@ def tidy_notebook(path: Path) -> bool:
     return after != before
 
 
-def release(source_root: Path, release_root: Path) -> list[Path]:
+def release(source_root: Path, release_root: Path, keep: tuple[str, ...] = ("zh",)) -> list[Path]:
     """Regenerate ``release_root/<id>/`` from every ``source_root/<id>/`` with nbgrader's generate_assignment.
 
-    Release folders whose source is gone are removed. Returns the notebooks written.
+    Release folders whose source is gone are removed (but the editions named in ``keep``, such as
+    ``notebooks/zh/``). Returns the notebooks written.
     """
     from nbgrader.converters import GenerateAssignment
     from nbgrader.coursedir import CourseDirectory
@@ -68,7 +69,7 @@ def release(source_root: Path, release_root: Path) -> list[Path]:
             run_converter(converter, f"generate_assignment {assignment}")
         release_root = Path(release_root)
         release_root.mkdir(parents=True, exist_ok=True)
-        for stale in sorted(p for p in release_root.iterdir() if p.is_dir() and p.name not in ids):
+        for stale in sorted(p for p in release_root.iterdir() if p.is_dir() and p.name not in ids + list(keep)):
             shutil.rmtree(stale)
         for assignment in ids:
             shutil.rmtree(release_root / assignment, ignore_errors=True)
@@ -132,3 +133,29 @@ def _read(text: str) -> NotebookNode:
         if "id" not in raw_cell:
             cell.pop("id", None)
     return nb
+
+
+def translated_sources(source_root: Path, target: Path, ids: list[str], language: str = "zh",
+                       translations: Path | None = None) -> list[Path]:
+    """Write the ``language`` edition's source notebooks (hidden tests included) into ``target/<id>/``.
+
+    Only notebooks with a translation file are written; raises ``TranslationError`` when one is incomplete
+    or stale. Other files of a source folder (not ``contracts.yml``) are copied as they are.
+    """
+    from opsbook.course.translate import TRANSLATIONS, build_zh, load_translation, translation_path
+
+    root = translations or TRANSLATIONS
+    written = []
+    for nb_id in ids:
+        if not translation_path(nb_id, language, root).is_file():
+            continue
+        folder = Path(source_root) / nb_id
+        nb = build_zh(_read((folder / f"{nb_id}.ipynb").read_text(encoding="utf-8")),
+                      load_translation(nb_id, language, root))
+        out = Path(target) / nb_id
+        if out.exists():
+            shutil.rmtree(out)
+        shutil.copytree(folder, out, ignore=shutil.ignore_patterns("contracts.yml", f"{nb_id}.ipynb", "*.pyc"))
+        nbformat.write(nb, out / f"{nb_id}.ipynb")
+        written.append(out / f"{nb_id}.ipynb")
+    return written

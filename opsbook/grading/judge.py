@@ -46,6 +46,7 @@ from nbgrader import utils as nbutils
 from nbgrader.preprocessors import Execute
 from traitlets import Integer, Unicode
 
+from opsbook import language
 from opsbook.kernel import plain
 
 MAX_ANSWER_BYTES = 256 * 1024 * 1024
@@ -54,6 +55,19 @@ INTERRUPT_GRACE = 10.0
 # Python ignores the working folder on sys.path (no module of the submission shadows ipykernel, pandas ...),
 # the user site and startup files; IPython ignores the working folder too (extra_arguments add ignore_cwd).
 SAFE_START = {"PYTHONSAFEPATH": "1", "PYTHONNOUSERSITE": "1", "PYTHONSTARTUP": "", "PYTHONPATH": ""}
+
+
+_TEXT = {
+    "unfinished": {"en": "{name} is not written yet (it raises NotImplementedError): replace that line with your code",
+                   "zh": "{name} 还没有写（它抛出 NotImplementedError）：把那一行换成你的代码"},
+    "raised": {"en": "{name} raised {error}: {message}", "zh": "{name} 抛出了 {error}：{message}"},
+    "unreadable": {"en": "the answer of {name} could not be read: {error}", "zh": "读不出 {name} 的答案：{error}"},
+    "timeout": {"en": "ran longer than the time limit and was stopped", "zh": "运行超过时限，已被停止"},
+    "no_answer": {"en": "the notebook's kernel gave no answer (something in the notebook interfered with grading)",
+                  "zh": "笔记本的内核没有给出答案（笔记本里有代码干扰了评分）"},
+    "dead": {"en": "the notebook's kernel stopped (it crashed, exited, or ran out of memory)",
+             "zh": "笔记本的内核停止了（崩溃、退出或内存不足）"},
+}
 
 
 class AnswerError(Exception):
@@ -263,12 +277,14 @@ class KernelLink:
         answer = future.result()
         if "error" in answer:
             error = answer["error"]
-            raise AnswerError(f"{request['name']} raised {error.get('type', 'an error')}: {error.get('message', '')}"
-                              .rstrip(": "))
+            kind = error.get("type", "Exception")
+            key = "unfinished" if kind == "NotImplementedError" else "raised"
+            raise AnswerError(language.pick(_TEXT[key], name=request["name"], error=kind,
+                                            message=error.get("message", "")).rstrip(": ："))
         try:
             return plain.decode(answer["ok"])
         except (plain.PlainDataError, KeyError, TypeError, ValueError) as exc:
-            raise AnswerError(f"the answer of {request['name']} could not be read: {exc}") from None
+            raise AnswerError(language.pick(_TEXT["unreadable"], name=request["name"], error=exc)) from None
 
 
 # --------------------------------------------------------------------------- the preprocessor
@@ -392,7 +408,7 @@ class JudgedExecute(Execute):
         try:
             return await super().async_execute_cell(cell, cell_index, execution_count, store_history)
         except DeadKernelError:
-            self.dead = "the notebook's kernel stopped (it crashed, exited, or ran out of memory)"
+            self.dead = language.pick(_TEXT["dead"])
             cell.outputs.append(error_output("DeadKernelError", self.dead))
             return cell
 
@@ -406,10 +422,11 @@ class JudgedExecute(Execute):
         link = KernelLink(self, asyncio.get_running_loop(), deadline)
         printed = io.StringIO()
         namespace = CellNamespace({**self.base_namespace(), "print": _printer(printed)}, link)
-        language = self.judge_language()
+        lang = self.judge_language()
+        opsbook.check.set_language(lang)
 
         def run() -> BaseException | None:
-            opsbook.check.set_language(language)
+            opsbook.check.set_language(lang)
             try:
                 exec(compile(cell.source, "<test cell>", "exec"), namespace)  # noqa: S102 - the course's own test
             except BaseException as exc:  # noqa: BLE001 - every failure is a verdict
@@ -441,12 +458,11 @@ class JudgedExecute(Execute):
                 return {"error": {"type": "KernelNotRunning", "message": self.dead}}
             self.flag(f"timeout:{self.label}")
             await self._interrupt()
-            return {"error": {"type": "TimeoutError", "message": "ran longer than the time limit and was stopped"}}
+            return {"error": {"type": "TimeoutError", "message": language.pick(_TEXT["timeout"])}}
         answer = self.exchange.answer(answer_name)
         if answer is None or not isinstance(answer.get("answer"), dict):
             self.flag(f"probe-bypassed:{self.label}")
-            return {"error": {"type": "NoAnswer", "message": "the notebook's kernel gave no answer "
-                              "(something in the notebook interfered with grading)"}}
+            return {"error": {"type": "NoAnswer", "message": language.pick(_TEXT["no_answer"])}}
         return answer["answer"]
 
     async def _reply(self, msg_id: str, deadline: float) -> dict | None:
@@ -457,7 +473,7 @@ class JudgedExecute(Execute):
             if remaining <= 0:
                 return None
             if not await ensure_async(self.km.is_alive()):
-                self.dead = "the notebook's kernel stopped (it crashed, exited, or ran out of memory)"
+                self.dead = language.pick(_TEXT["dead"])
                 return None
             try:
                 msg = await ensure_async(self.kc.shell_channel.get_msg(timeout=min(remaining, 1.0)))

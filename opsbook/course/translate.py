@@ -1,0 +1,227 @@
+"""The Chinese edition, made from the English source: translations as data that cannot drift.
+
+``translations/zh/<id>.yml`` holds, for every cell of ``solutions/<id>/<id>.ipynb``
+(by cell id), the English text it translates and the Chinese:
+
+    - id: cell-004                    # a markdown cell
+      en: |                           # the English it translates, exactly
+        ## 1. The event log ...
+      zh: |
+        ## 1. 事件日志（埋点日志）...
+    - id: ex1_1_dau_check             # a code cell: only its prose (string literals and comments) changes
+      strings:                        # every literal with a space or a non-ASCII letter, as written in the code
+        - en: '"dau(tiny log)"'
+          zh: '"dau（小日志）"'
+      comments:
+        - en: "# Visible check on a tiny log"
+          zh: "# 在一个小日志上的可见检查"
+
+``build_zh`` applies it: markdown is replaced, and in code only those string
+tokens and comments change (``setup_notebook(lang="en")`` becomes ``"zh"``), so
+the code, the hidden tests, grade ids and points are the English ones.
+``problems`` lists every English text that has no translation or changed since it
+was translated; the release refuses to build while there is one, so the two
+editions cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+import tokenize
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from nbformat import NotebookNode
+
+from opsbook.paths import ROOT
+
+TRANSLATIONS = ROOT / "translations"
+LANGUAGE = "zh"
+
+
+class TranslationError(ValueError):
+    """A translation is missing or stale; the message lists every problem."""
+
+
+@dataclass
+class CellText:
+    """The translation of one cell."""
+
+    en: str | None = None                                   # markdown: the English it translates
+    zh: str | None = None                                   # markdown: the Chinese
+    strings: dict[str, str] = field(default_factory=dict)   # code: English literal -> Chinese literal
+    comments: dict[str, str] = field(default_factory=dict)  # code: English comment -> Chinese comment
+
+
+def translation_path(nb_id: str, language: str = LANGUAGE, root: Path = TRANSLATIONS) -> Path:
+    return Path(root) / language / f"{nb_id}.yml"
+
+
+def load_translation(nb_id: str, language: str = LANGUAGE, root: Path = TRANSLATIONS) -> dict[str, CellText]:
+    """The translation of one notebook, by cell id (empty when there is none yet)."""
+    import yaml
+
+    path = translation_path(nb_id, language, root)
+    if not path.is_file():
+        return {}
+    cells = {}
+    for entry in yaml.safe_load(path.read_text(encoding="utf-8")) or []:
+        cells[str(entry["id"])] = CellText(
+            entry.get("en"), entry.get("zh"),
+            {s["en"]: s["zh"] for s in entry.get("strings") or [] if s.get("zh") is not None},
+            {c["en"]: c["zh"] for c in entry.get("comments") or [] if c.get("zh") is not None})
+    return cells
+
+
+def prose_tokens(source: str) -> tuple[list[str], list[str]]:
+    """(string literals, comments) of a code cell that carry prose: a literal with a space or a non-ASCII
+    letter, as written (quotes and prefix included), and every comment but nbgrader's markers."""
+    from opsbook.grading.markers import course_markers
+
+    marks = course_markers()
+    strings, comments = [], []
+    for token in _tokens(source):
+        if token.type == tokenize.STRING and _is_prose(token.string):
+            strings.append(token.string)
+        elif token.type == tokenize.COMMENT and not any(m in token.string for m in (
+                marks.begin_solution, marks.end_solution, marks.begin_hidden, marks.end_hidden)):
+            comments.append(token.string)
+    return strings, comments
+
+
+def _is_prose(literal: str) -> bool:
+    return " " in literal or any(ord(ch) > 127 for ch in literal)
+
+
+def _tokens(source: str) -> list[tokenize.TokenInfo]:
+    """Python tokens of a cell; IPython magic lines (``%%needs 1.1``) are kept as they are."""
+    lines = [line if not line.lstrip().startswith(("%", "!")) else "\n" * line.endswith("\n")
+             for line in source.splitlines(keepends=True)]
+    return list(tokenize.generate_tokens(io.StringIO("".join(lines)).readline))
+
+
+def cell_key(cell: NotebookNode) -> str:
+    """A cell's name in a translation file: its grade id when it has one, else its cell id."""
+    return cell.metadata.get("nbgrader", {}).get("grade_id") or cell.get("id", "")
+
+
+def problems(source: NotebookNode, translation: dict[str, CellText]) -> list[str]:
+    """Every English text of ``source`` without an up-to-date translation (empty: the edition is complete)."""
+    found = []
+    for index, cell in enumerate(source.cells, start=1):
+        key = cell_key(cell)
+        text = translation.get(key)
+        where = f"cell {index} ({key})"
+        if cell.cell_type == "markdown":
+            if text is None or text.zh is None:
+                found.append(f"{where}: not translated")
+            elif text.en != cell.source:
+                found.append(f"{where}: the English changed since it was translated")
+        elif cell.cell_type == "code":
+            strings, comments = prose_tokens(cell.source)
+            text = text or CellText()
+            missing = [s for s in strings if s not in text.strings] + [c for c in comments if c not in text.comments]
+            stale = [s for s in text.strings if s not in strings] + [c for c in text.comments if c not in comments]
+            if missing:
+                found.append(f"{where}: {len(missing)} text(s) not translated, first {missing[0][:60]!r}")
+            if stale:
+                found.append(f"{where}: {len(stale)} translated text(s) no longer in the code, first {stale[0][:60]!r}")
+    known = {cell_key(c) for c in source.cells}
+    found += [f"{key}: no such cell in the English notebook any more" for key in translation if key not in known]
+    return found
+
+
+def build_zh(source: NotebookNode, translation: dict[str, CellText]) -> NotebookNode:
+    """The Chinese notebook; raises ``TranslationError`` unless every English text is translated and current."""
+    wrong = problems(source, translation)
+    if wrong:
+        raise TranslationError(f"{len(wrong)} problem(s):\n" + "\n".join(wrong))
+    nb = copy.deepcopy(source)
+    for cell in nb.cells:
+        text = translation.get(cell_key(cell))
+        if cell.cell_type == "markdown":
+            cell.source = text.zh.rstrip("\n")
+        elif cell.cell_type == "code":
+            cell.source = _translate_code(cell.source, text or CellText())
+    nb.metadata.setdefault("opsbook", {})["language"] = LANGUAGE
+    return nb
+
+
+def _translate_code(source: str, text: CellText) -> str:
+    """``source`` with its prose literals and comments replaced, and ``lang="en"`` set to Chinese."""
+    lines = source.splitlines(keepends=True)
+    edits = []
+    tokens = _tokens(source)
+    for i, token in enumerate(tokens):
+        new = None
+        if token.type == tokenize.STRING and token.string in text.strings:
+            new = text.strings[token.string]
+        elif token.type == tokenize.COMMENT and token.string in text.comments:
+            new = text.comments[token.string]
+        elif token.type == tokenize.STRING and token.string in ('"en"', "'en'") and i >= 2 \
+                and tokens[i - 1].string == "=" and tokens[i - 2].string == "lang":
+            new = f'"{LANGUAGE}"'
+        if new is not None:
+            edits.append((token.start, token.end, new))
+    for (row, col), (end_row, end_col), new in reversed(edits):
+        head = lines[row - 1][:col]
+        tail = lines[end_row - 1][end_col:]
+        lines[row - 1:end_row] = [head + new + tail]
+    return "".join(lines)
+
+
+def code_shape(source: str) -> list[tuple[int, str]]:
+    """The tokens of a cell with every string literal and comment blanked: what must not differ by language."""
+    return [(t.type, "" if t.type in (tokenize.STRING, tokenize.COMMENT) else t.string) for t in _tokens(source)
+            if t.type not in (tokenize.NL, tokenize.NEWLINE, tokenize.ENDMARKER)]
+
+
+def skeleton(source: NotebookNode, translation: dict[str, CellText] | None = None) -> list[dict]:
+    """A translation file's entries for ``source``: existing translations kept, new or changed text
+    listed with ``zh: null`` for a translator to fill in."""
+    translation = translation or {}
+    entries = []
+    for cell in source.cells:
+        key = cell_key(cell)
+        old = translation.get(key, CellText())
+        if cell.cell_type == "markdown":
+            entries.append({"id": key, "en": cell.source, "zh": old.zh if old.en == cell.source else None})
+        elif cell.cell_type == "code":
+            strings, comments = prose_tokens(cell.source)
+            if not strings and not comments:
+                continue
+            entry: dict = {"id": key}
+            if strings:
+                entry["strings"] = [{"en": s, "zh": old.strings.get(s)} for s in dict.fromkeys(strings)]
+            if comments:
+                entry["comments"] = [{"en": c, "zh": old.comments.get(c)} for c in dict.fromkeys(comments)]
+            entries.append(entry)
+    return entries
+
+
+def write_skeleton(nb_id: str, source: NotebookNode, language: str = LANGUAGE, root: Path = TRANSLATIONS) -> Path:
+    """(Re)write ``translations/<language>/<nb_id>.yml`` from ``source``, keeping what is still current."""
+    import yaml
+
+    path = translation_path(nb_id, language, root)
+    entries = skeleton(source, load_translation(nb_id, language, root))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.dump(entries, Dumper=_block_dumper(), allow_unicode=True, sort_keys=False, width=1000),
+                    encoding="utf-8")
+    return path
+
+
+def _block_dumper() -> type:
+    import yaml
+
+    class BlockDumper(yaml.SafeDumper):
+        """Multi-line text as YAML literal blocks (|), so a translator reads it as written."""
+
+    def text(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
+        style = "|" if "\n" in value and not value.endswith((" ", "\t")) else None
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+    BlockDumper.add_representer(str, text)
+    return BlockDumper
+

@@ -1,0 +1,123 @@
+"""One course, two languages: the Chinese edition is built from the English source and cannot drift.
+
+The fixture assignment carries a small hand-made translation (tests/fixtures/translations/zh); the course's
+own translations live in translations/zh/ and are checked notebook by notebook.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import nbformat
+import pytest
+from course_cases import COURSE_IDS, FIXTURE
+
+from opsbook.course.translate import (CellText, build_zh, code_shape, load_translation, problems, prose_tokens,
+                                      translation_path)
+from opsbook.paths import ROOT, SOLUTIONS
+
+FIXTURE_TRANSLATIONS = ROOT / "tests" / "fixtures" / "translations"
+
+
+def _fixture() -> tuple[nbformat.NotebookNode, dict[str, CellText]]:
+    source = nbformat.read(FIXTURE / f"{FIXTURE.name}.ipynb", as_version=4)
+    return source, load_translation(FIXTURE.name, root=FIXTURE_TRANSLATIONS)
+
+
+def test_the_chinese_notebook_has_the_english_code_and_chinese_prose():
+    source, translation = _fixture()
+    zh = build_zh(source, translation)
+    assert zh.metadata["opsbook"]["language"] == "zh"
+    assert len(zh.cells) == len(source.cells)
+    for en_cell, zh_cell in zip(source.cells, zh.cells):
+        assert en_cell.metadata == zh_cell.metadata, "grade ids, points and tags are the English ones"
+        if en_cell.cell_type == "code":
+            assert code_shape(en_cell.source) == code_shape(zh_cell.source)
+    assert "练习 1.1" in zh.cells[3].source and "应为 0.25" in zh.cells[5].source
+    assert "BEGIN HIDDEN TESTS" in zh.cells[5].source, "the hidden tests are the English ones"
+
+
+def test_a_changed_english_text_is_caught():
+    source, translation = _fixture()
+    changed = copy.deepcopy(source)
+    changed.cells[3].source += "\nA new sentence."
+    changed.cells[5].source = changed.cells[5].source.replace("expected 0.25", "expected a quarter")
+    found = problems(changed, translation)
+    assert any("cell 4" in p and "English changed" in p for p in found)
+    assert any("cell 6" in p and "not translated" in p for p in found)
+    assert any("cell 6" in p and "no longer in the code" in p for p in found)
+    with pytest.raises(ValueError, match="problem"):
+        build_zh(changed, translation)
+
+
+def test_the_code_comparison_catches_a_changed_line_of_code():
+    assert code_shape('x = f("a b")  # one') == code_shape('x = f("甲 乙")  # 一')
+    assert code_shape('x = f("a b")') != code_shape('x = g("a b")')
+    assert code_shape("x = 1") != code_shape("x = 2")
+
+
+def test_only_prose_travels_and_nbgraders_markers_stay():
+    strings, comments = prose_tokens('a = df["user_id"]  # pick users\nb = "two words"\n### BEGIN HIDDEN TESTS\n')
+    assert strings == ['"two words"'] and comments == ["# pick users"]
+
+
+@pytest.mark.parametrize("nb_id", COURSE_IDS)
+def test_every_notebook_has_a_complete_current_translation(nb_id):
+    source = nbformat.read(SOLUTIONS / nb_id / f"{nb_id}.ipynb", as_version=4)
+    assert translation_path(nb_id).is_file(), f"no Chinese edition of {nb_id}: run `opsbook course translate {nb_id}`"
+    found = problems(source, load_translation(nb_id))
+    assert not found, f"{len(found)} problem(s) in translations/zh/{nb_id}.yml:\n" + "\n".join(found[:20])
+    zh = build_zh(source, load_translation(nb_id))
+    for index, (en_cell, zh_cell) in enumerate(zip(source.cells, zh.cells), start=1):
+        if en_cell.cell_type == "code":
+            assert code_shape(en_cell.source) == code_shape(zh_cell.source), f"cell {index}: the code differs"
+
+
+def test_the_released_chinese_notebooks_are_current(tmp_path):
+    from opsbook.course.release import release, translated_sources
+    from opsbook.paths import NOTEBOOKS
+
+    translated = translated_sources(SOLUTIONS, tmp_path / "source", COURSE_IDS)
+    assert translated, "no Chinese edition yet"
+    release(tmp_path / "source", tmp_path / "release", keep=())
+    for path in translated:
+        nb_id = path.parent.name
+        fresh = (tmp_path / "release" / nb_id / f"{nb_id}.ipynb").read_bytes()
+        committed = NOTEBOOKS / "zh" / nb_id / f"{nb_id}.ipynb"
+        assert committed.is_file() and committed.read_bytes() == fresh, \
+            f"notebooks/zh/{nb_id} is not the release of its translation: run `make release`"
+
+
+@pytest.mark.slow
+def test_a_chinese_submission_is_graded_like_an_english_one_with_chinese_messages(tmp_path):
+    from opsbook.course.contracts import solution_code, splice
+    from opsbook.course.release import translated_sources
+    from opsbook.grading.nbcourse import prepare_course
+    from opsbook.grading.selfgrade import format_report, grade_notebook
+
+    zh_sources = tmp_path / "zh"
+    translated_sources(FIXTURE.parent, zh_sources, [FIXTURE.name], translations=FIXTURE_TRANSLATIONS)
+    scores = {}
+    for lang, root in (("en", FIXTURE.parent), ("zh", zh_sources)):
+        template = prepare_course(root / FIXTURE.name, tmp_path / "cache")
+        release = nbformat.read(template / "release" / FIXTURE.name / f"{FIXTURE.name}.ipynb", as_version=4)
+        wrong = {"ex1_answer": "def conversion_rate(converted, visitors):\n    return 0.5"}
+        answers = {**solution_code(nbformat.read(root / FIXTURE.name / f"{FIXTURE.name}.ipynb", as_version=4)),
+                   **wrong}
+        path = tmp_path / "submitted" / lang / f"{FIXTURE.name}.ipynb"
+        path.parent.mkdir(parents=True)
+        nbformat.write(splice(release, answers), path)
+        report = grade_notebook(path, root, tmp_path / "work", sandboxed=False)
+        scores[lang] = {c.grade_id: c.score for c in report.graded.cells.values()}
+        message = report.graded.cells["ex1_check"].message
+        if lang == "zh":
+            assert "应为 0.25" in message, message
+            from opsbook import language
+
+            language.set("zh")
+            try:
+                assert "合计" in format_report(report)
+            finally:
+                language.set("en")
+    assert scores["en"] == scores["zh"] == {"ex1_check": 0.0, "ex2_check": 3.0}
