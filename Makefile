@@ -8,9 +8,13 @@ SEED ?= 2025
 NB ?=
 WORKERS ?= 2
 BENCH_ARGS ?=
+ROSTER ?= deploy/students.csv
+HUB_ARGS ?=
+PROXY := build/node_modules/.bin/configurable-http-proxy
 
 .DEFAULT_GOAL := help
-.PHONY: install help lab sandbox test test-fast data validate-data release course grade progress bench lock clean
+.PHONY: install help lab sandbox browser test test-fast data validate-data release course grade progress bench classroom \
+	classroom-stop lock clean
 
 help: ## list the commands
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -24,8 +28,16 @@ $(STAMP): pyproject.toml requirements.lock
 
 install: $(STAMP) ## create .venv and install the pinned environment
 
-lab: $(STAMP) ## install if needed, check the default world, open JupyterLab on notebooks/
-	$(BIN)/opsbook lab
+# `make lab LANG=zh`: the course in Chinese. Only LANG given on make's command line picks the course language
+# (LANG from the environment is the system locale), and it is not passed on as a locale to what make starts.
+LAB_ARGS ?=
+ifeq ($(origin LANG),command line)
+LAB_LANG := $(LANG)
+unexport LANG
+endif
+
+lab: $(STAMP) ## install if needed, check the default world, open JupyterLab on notebooks/ (LANG=zh: in Chinese)
+	$(BIN)/opsbook lab $(if $(LAB_LANG),--lang $(LAB_LANG)) $(LAB_ARGS)
 
 sandbox: ## install bubblewrap, the sandbox of `opsbook class grade`, when missing (apt-get as root)
 	@command -v bwrap >/dev/null || { \
@@ -33,14 +45,29 @@ sandbox: ## install bubblewrap, the sandbox of `opsbook class grade`, when missi
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap; \
 	  else echo "bubblewrap is missing (sudo apt-get install bubblewrap): the class-grading tests will be skipped"; fi; }
 
-test: $(STAMP) sandbox ## run the whole test suite (creates .venv, installs bubblewrap when missing)
+browser: ## install Chromium, which the browser tests drive through Playwright, when missing (apt-get as root)
+	@command -v chromium >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; \
+	  else echo "Chromium is missing (sudo apt-get install chromium): the browser tests will be skipped"; fi; }
+
+# JupyterHub's proxy for `make classroom` and its test, pinned in package-lock.json, installed into build/ (not globally).
+$(PROXY): package.json package-lock.json
+	@if command -v npm >/dev/null; then \
+	  mkdir -p build && cp package.json package-lock.json build/ && \
+	  npm ci --prefix build --no-audit --no-fund --loglevel=error && touch $@; \
+	else echo "npm is missing (apt-get install npm): make classroom and the hub test need it"; fi
+
+test: $(STAMP) sandbox browser $(PROXY) ## run the whole test suite (creates .venv, installs bubblewrap, Chromium and the hub's proxy when missing)
 	$(BIN)/python -m pytest -n $(WORKERS) --dist loadgroup
 
 test-fast: $(STAMP) ## run the tests that do not execute notebooks or build whole worlds
 	$(BIN)/python -m pytest -m "not slow"
 
-data: $(STAMP) ## regenerate the default world in datasets/ (byte for byte)
+data: $(STAMP) ## regenerate the default world in datasets/ (byte for byte) and the Chinese edition's checksums
 	$(BIN)/opsbook world generate --seed $(SEED) --out datasets --key autograder/answer_key.json
+	rm -rf datasets/zh && $(BIN)/opsbook world generate --seed $(SEED) --locale zh_CN --out datasets/zh --no-progress
+	cp datasets/zh/MANIFEST.sha256 datasets/zh.MANIFEST.sha256
 
 validate-data: $(STAMP) ## check datasets/ against its schema and checksums
 	$(BIN)/opsbook world validate datasets
@@ -58,8 +85,14 @@ grade: $(STAMP) ## grade your own notebook: make grade NB=notebooks/01_metrics/0
 progress: $(STAMP) ## your progress per notebook: exercises attempted, visible checks passed, last grade (table + chart)
 	$(BIN)/opsbook progress
 
-bench: $(STAMP) sandbox ## print benchmark tables (world, grading, class grading; BENCH_ARGS="--class-sizes 25,50,100")
+bench: $(STAMP) sandbox ## print benchmark tables (world, grading, class grading: local pool vs a 2-worker Dask cluster)
 	$(BIN)/python -m bench $(BENCH_ARGS)
+
+classroom: $(STAMP) sandbox $(PROXY) ## a classroom on this machine (root): JupyterHub, accounts from ROSTER=students.csv, nbgrader exchange
+	$(BIN)/opsbook class hub --roster $(ROSTER) $(HUB_ARGS)
+
+classroom-stop: $(STAMP) ## stop the classroom and remove the accounts, exchange and permission changes it made
+	$(BIN)/opsbook class hub --stop $(HUB_ARGS)
 
 lock: ## refresh requirements.lock from a clean install of pyproject's pins
 	rm -rf /tmp/opsbook-lock && $(PYTHON) -m venv /tmp/opsbook-lock
