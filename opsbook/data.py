@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pandas as pd
@@ -95,10 +95,65 @@ def _table(name: str) -> Table:
 
 
 def resolve_data_dir(data_dir: str | Path | None = None) -> Path:
-    """``data_dir`` itself, else ``$OPSBOOK_DATA_DIR``, else the repo's ``datasets/``."""
+    """``data_dir`` itself, else ``$OPSBOOK_DATA_DIR``, else the default world of the current language
+    (``datasets/`` in English; ``datasets/zh/`` in Chinese, made on first use)."""
     if data_dir is None:
-        data_dir = os.environ.get(DATA_DIR_ENV) or DEFAULT_DATA_DIR
+        data_dir = os.environ.get(DATA_DIR_ENV) or edition_world()
     return Path(data_dir).expanduser()
+
+
+EDITION_LOCALES = {"zh": "zh_CN"}
+"""The world of each language edition besides English: the default world's simulation, with names, titles,
+comments and campaign text in that locale (the numbers are the same)."""
+
+
+def edition_world(lang: str | None = None) -> Path:
+    """The default world of language ``lang`` (default: the current one), generated on first use."""
+    from opsbook import language
+
+    lang = lang or language.get()
+    if lang not in EDITION_LOCALES:
+        return DEFAULT_DATA_DIR
+    folder = DEFAULT_DATA_DIR / lang
+    if not (folder / "world.json").is_file():
+        make_edition_world(lang)
+    return folder
+
+
+def make_edition_world(lang: str) -> Path:
+    """Generate ``datasets/<lang>/`` from the default world's settings, and check it against the checksums
+    committed in ``datasets/<lang>.MANIFEST.sha256`` (the same seed and pins give the same bytes)."""
+    import sys
+    import tempfile
+
+    from opsbook.world.generate import config_from_meta, generate_world, write_world
+
+    folder = DEFAULT_DATA_DIR / lang
+    expected = DEFAULT_DATA_DIR / f"{lang}.MANIFEST.sha256"
+    meta = json.loads((DEFAULT_DATA_DIR / "world.json").read_text(encoding="utf-8"))
+    config = replace(config_from_meta(meta), locale=EDITION_LOCALES[lang])
+    print(_MAKING.get(lang, _MAKING["en"]).format(folder=folder), file=sys.stderr, flush=True)
+    with tempfile.TemporaryDirectory(dir=DEFAULT_DATA_DIR, prefix=f".{lang}-") as tmp:
+        write_world(generate_world(config, progress=False), tmp)
+        if expected.is_file() and _manifest_entries(Path(tmp) / "MANIFEST.sha256") != _manifest_entries(expected):
+            raise ValueError(f"the {lang} world made here differs from {expected.name}: the installed versions are "
+                             "not the course's pins (`make install`), or run `make data` to renew the checksums")
+        if folder.exists():
+            import shutil
+
+            shutil.rmtree(folder)
+        Path(tmp).rename(folder)
+    return folder
+
+
+def _manifest_entries(path: Path) -> dict[str, str]:
+    """file name -> sha256 of a checksum file in the ``MANIFEST.sha256`` format."""
+    pairs = (line.split(maxsplit=1) for line in path.read_text(encoding="utf-8").splitlines() if line.strip())
+    return {name.strip(): digest for digest, name in pairs}
+
+
+_MAKING = {"en": "Making the world of this edition in {folder} (once; about half a minute)...",
+           "zh": "正在生成中文版的数据世界：{folder}（只需一次，约半分钟）……"}
 
 
 def _folder(data_dir: str | Path | None) -> Path:

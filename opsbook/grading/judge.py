@@ -298,7 +298,7 @@ class JudgedExecute(Execute):
 
     def __init__(self, **kw: Any):
         super().__init__(**kw)
-        self.world = JudgeWorld(self.data_dir or None)
+        self.world: JudgeWorld | None = None
         self.exchange: Exchange | None = None
         self.flags: list[str] = []
         self.label = ""                # the cell being run (grade_id or "cell N"), for flags
@@ -325,6 +325,7 @@ class JudgedExecute(Execute):
         from nbclient import NotebookClient
 
         NotebookClient.__init__(self, nb, km)
+        self.world = self.world_for(nb)
         self.reset_execution_trackers()
         self._check_assign_resources(resources or {})
         folder = Path((resources or {}).get("metadata", {}).get("path") or ".").resolve()
@@ -354,13 +355,24 @@ class JudgedExecute(Execute):
                           **grader_imports(self.nb.cells), "world": self.world, "check": opsbook.check}
         return self._base
 
+    def world_for(self, nb: NotebookNode) -> JudgeWorld:
+        """The world the tests read: the configured one, else ``$OPSBOOK_DATA_DIR``, else the default world
+        of the notebook's language edition."""
+        from opsbook.data import DATA_DIR_ENV, edition_world
+
+        lang = nb.metadata.get("opsbook", {}).get("language", "en")
+        return JudgeWorld(self.data_dir or os.environ.get(DATA_DIR_ENV) or edition_world(lang))
+
     def kernel_environment(self) -> dict[str, str]:
-        """What the kernel starts with: nothing from the submission's folder is imported or run at start."""
+        """What the kernel starts with: the tests' world, and nothing from the submission's folder imported or
+        run at start."""
         import tempfile
+
+        from opsbook.data import DATA_DIR_ENV
 
         home = tempfile.mkdtemp(prefix="opsbook-kernel-home-")
         return {**os.environ, **SAFE_START, "IPYTHONDIR": os.path.join(home, ".ipython"),
-                "JUPYTER_CONFIG_DIR": os.path.join(home, ".jupyter"), "HOME": home}
+                "JUPYTER_CONFIG_DIR": os.path.join(home, ".jupyter"), "HOME": home, DATA_DIR_ENV: self.world.dir}
 
     async def async_start_new_kernel(self, **kwargs: Any) -> None:
         kwargs.setdefault("env", self.kernel_environment())

@@ -248,7 +248,7 @@ class SandboxedExecute(JudgedExecute):
     def preprocess(self, nb: NotebookNode, resources: Any = None, km: Any = None) -> tuple[NotebookNode, dict]:
         if self.sandbox is None:  # made by nbgrader from the configuration (self-grading): this user, this world
             folder = Path((resources or {}).get("metadata", {}).get("path") or ".").resolve()
-            self.sandbox = SandboxSpec(workdir=folder, uid=None, world=Path(self.world.dir))
+            self.sandbox = SandboxSpec(workdir=folder, uid=None, world=Path(self.world_for(nb).dir))
             self.sandbox.prepare()
         return super().preprocess(nb, resources, km)
 
