@@ -133,9 +133,10 @@ def _check(args: argparse.Namespace) -> int:
 
 def _sweep(args: argparse.Namespace) -> int:
     from opsbook.course.sweep import describe, release_for, sweep
+    from opsbook.grading.nbcourse import course_config
 
-    source, release, _ = release_for(SOLUTIONS / args.id, BUILD / "grades" / ".cache")
-    problems = sweep(source, release, args.data_dir)
+    source, release, template = release_for(SOLUTIONS / args.id, BUILD / "grades" / ".cache")
+    problems = sweep(source, release, course_config(template), args.data_dir)
     print(describe(problems))
     return 1 if problems else 0
 

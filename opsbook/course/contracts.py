@@ -78,6 +78,26 @@ def solution_code(source: NotebookNode) -> dict[str, str]:
             if c.metadata.get("nbgrader", {}).get("solution") and c.cell_type == "code"}
 
 
+def test_cells(source: NotebookNode) -> dict[str, str]:
+    """The source of every graded test cell (hidden tests included), by grade_id."""
+    return {c.metadata.nbgrader.grade_id: c.source for c in source.cells if c.metadata.get("nbgrader", {}).get("grade")}
+
+
+def graded_notebook(release: NotebookNode, source: NotebookNode, data_dir: Path | None) -> NotebookNode:
+    """What autograde runs: the release with the reference answers and every test cell as in the source
+    (nbgrader's OverwriteCells puts the hidden tests back), pointed at ``data_dir``."""
+    nb = splice(release, {**solution_code(source), **test_cells(source)})
+    inject_data_dir(nb, data_dir)
+    return nb
+
+
+def forget(answer_code: str) -> str:
+    """Code that removes every name ``answer_code`` binds from the notebook, so no value outlives its answer."""
+    from opsbook.companion import assigned_names
+
+    return "\n".join(f"globals().pop({name!r}, None)" for name in sorted(assigned_names(ast.parse(answer_code))))
+
+
 def splice(release: NotebookNode, code: dict[str, str]) -> NotebookNode:
     """A copy of ``release`` whose answer cells named in ``code`` hold that code."""
     nb = copy.deepcopy(release)
@@ -130,7 +150,6 @@ def check_contracts(folder: Path, release: NotebookNode, config: Any, data_dir: 
     from nbformat import v4
     from nbgrader.utils import determine_grade
 
-    from opsbook.companion import assigned_names
     from opsbook.grading.judge import JudgedExecute
 
     source = _read(folder / f"{folder.name}.ipynb")
@@ -139,12 +158,7 @@ def check_contracts(folder: Path, release: NotebookNode, config: Any, data_dir: 
     checks = answer_cells(source)
     stubs = {c.metadata.nbgrader.grade_id: c.source for c in release.cells
              if c.metadata.get("nbgrader", {}).get("solution") and c.cell_type == "code"}
-    tests = {c.metadata.nbgrader.grade_id: c.source for c in source.cells
-             if c.metadata.get("nbgrader", {}).get("grade")}
-    # What autograde runs: the release with the answers filled in and every test cell as in the source
-    # (nbgrader's OverwriteCells puts the hidden tests back), on the world the grader uses.
-    nb = splice(release, {**reference, **tests})
-    inject_data_dir(nb, data_dir)
+    nb = graded_notebook(release, source, data_dir)
     by_id = {c.metadata.get("nbgrader", {}).get("grade_id"): (i, c) for i, c in enumerate(nb.cells)}
     trials: list[Trial] = []
 
@@ -176,10 +190,8 @@ def check_contracts(folder: Path, release: NotebookNode, config: Any, data_dir: 
                 variants = [("blank", 1, stubs[answer], "")]
                 variants += [("alternative", k, code, "") for k, code in enumerate(contract.alternatives, 1)]
                 variants += [("mistake", k, m.code, m.why) for k, m in enumerate(contract.mistakes, 1)]
-                forget = v4.new_code_cell("\n".join(f"globals().pop({name!r}, None)" for name in
-                                                   sorted(assigned_names(ast.parse(reference[answer])))))
                 for kind, number, code, why in variants:
-                    executor.execute_cell(copy.deepcopy(forget), index)  # no reference value outlives its answer
+                    executor.execute_cell(v4.new_code_cell(forget(reference[answer])), index)
                     executor.execute_cell(v4.new_code_cell(code), index)
                     trials.append(judge(answer, kind, number, why))
                 executor.execute_cell(v4.new_code_cell(reference[answer]), index)

@@ -3,10 +3,10 @@
 A learner who cannot finish an exercise must still be able to run every later
 worked cell: it runs, or its ``%%needs`` line prints one line naming the
 unfinished exercise. ``sweep`` checks that for every exercise of a notebook, in
-one kernel: the release (reference answers spliced in) runs once; then, from the
-last exercise to the first, the exercise's answer cell is put back to the
-release's stub and every cell after it runs again. A cell after it may fail only
-if it is that exercise's own check; a cell that skips must name that exercise.
+one kernel: the notebook (reference answers, hidden tests) runs once, graded on
+the given world; then, from the last exercise to the first, the exercise's
+answer cell is put back to the release's stub and every worked cell after it
+runs again: none may fail, and a cell that skips must name that exercise.
 Going backwards means each pass also restores what the previous pass changed.
 """
 
@@ -34,54 +34,63 @@ class Stuck:
         return f"{self.exercise} blank → cell {self.cell}: {self.problem}"
 
 
-def sweep(source: NotebookNode, release: NotebookNode, data_dir: Path | None = None, timeout: int = 300) -> list[Stuck]:
-    """Every problem found; an empty list means every exercise can be skipped safely."""
+def sweep(source: NotebookNode, release: NotebookNode, config: Any, data_dir: Path | None = None) -> list[Stuck]:
+    """Every problem found; an empty list means every exercise can be skipped safely.
+
+    The first pass is a graded run on ``data_dir``: every reference answer must earn its points there and
+    no cell may raise. The passes after it run the worked cells only (check cells test nothing else).
+    """
     import tempfile
 
-    from nbclient import NotebookClient
     from nbformat import v4
+    from nbgrader.utils import determine_grade
 
-    from opsbook.course.contracts import answer_cells, inject_data_dir, solution_code, splice
+    from opsbook.course.contracts import answer_cells, forget, graded_notebook, solution_code, test_cells
+    from opsbook.grading.judge import JudgedExecute
 
     reference = solution_code(source)
     checks = answer_cells(source)
-    nb = splice(release, reference)
-    inject_data_dir(nb, data_dir)
+    tests = test_cells(source)
+    nb = graded_notebook(release, source, data_dir)
     ids = [c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells]
     stubs = {c.metadata.nbgrader.grade_id: c.source for c in release.cells
              if c.metadata.get("nbgrader", {}).get("solution") and c.cell_type == "code"}
     problems: list[Stuck] = []
     with tempfile.TemporaryDirectory(prefix="opsbook-sweep-") as work:
-        client = NotebookClient(nb, timeout=timeout, allow_errors=True, kernel_name="python3",
-                                extra_arguments=["--IPKernelApp.log_level=ERROR"],
-                                resources={"metadata": {"path": work}})
-        with client.setup_kernel():
-            for index, cell in enumerate(nb.cells):
-                client.execute_cell(cell, index)
-            problems += [Stuck("(none)", i, _error(c)) for i, c in enumerate(nb.cells) if _error(c)]
+        executor = JudgedExecute(config=config, data_dir=str(data_dir or ""))
+        with executor.session(nb, {"metadata": {"path": work}}):
+            for index, cell in enumerate(executor.nb.cells):
+                executor.execute_cell(cell, index)
+                error = _error(cell)
+                if ids[index] in tests and error:
+                    problems.append(Stuck("(reference)", index, f"the reference loses points here: {error}"))
+                elif ids[index] in tests and determine_grade(cell)[0] != determine_grade(cell)[1]:
+                    problems.append(Stuck("(reference)", index, "the reference loses points here"))
+                elif error:
+                    problems.append(Stuck("(reference)", index, f"fails: {error}"))
             for answer in reversed(list(checks)):
                 start = ids.index(answer)
-                client.execute_cell(v4.new_code_cell(stubs[answer]), start)
-                own_checks = set(checks[answer])
+                executor.execute_cell(v4.new_code_cell(forget(reference[answer])), start)
+                executor.execute_cell(v4.new_code_cell(stubs[answer]), start)
+                number = _exercise_number(nb, start)
                 for index in range(start + 1, len(nb.cells)):
                     cell = copy.deepcopy(nb.cells[index])
-                    if cell.cell_type != "code":
+                    if cell.cell_type != "code" or ids[index] in tests:
                         continue
-                    if ids[index] in reference:  # a later answer cell: keep the reference
-                        client.execute_cell(cell, index)
+                    executor.execute_cell(cell, index)
+                    if ids[index] in reference:  # a later answer cell: its reference is back
                         continue
-                    client.execute_cell(cell, index)
-                    problem = _judge(cell, ids[index] in own_checks, _exercise_number(nb, start))
+                    problem = _judge(cell, number)
                     if problem:
                         problems.append(Stuck(answer, index, problem))
-                client.execute_cell(v4.new_code_cell(reference[answer]), start)
+                executor.execute_cell(v4.new_code_cell(reference[answer]), start)
     return problems
 
 
-def _judge(cell: NotebookNode, own_check: bool, number: str | None) -> str:
+def _judge(cell: NotebookNode, number: str | None) -> str:
     error = _error(cell)
     if error:
-        return "" if own_check else f"fails: {error}"
+        return f"fails: {error}"
     text = "".join(o.get("text", "") for o in cell.outputs if o.get("output_type") == "stream")
     if SKIP_MARK in text and number and number not in text:
         line = next(line for line in text.splitlines() if SKIP_MARK in line)
