@@ -31,3 +31,41 @@ def headless_plots():
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MPLBACKEND", "agg")
         yield
+
+
+def _shared_world(tmp_path_factory: pytest.TempPathFactory, name: str, **settings: object) -> Path:
+    """A generated world shared by the xdist workers of a session (made once, atomically)."""
+    import uuid
+
+    from opsbook.world.config import WorldConfig
+    from opsbook.world.generate import generate_world, write_world
+
+    target = tmp_path_factory.getbasetemp().parent / "opsbook-worlds" / name
+    if not (target / "world.json").is_file():
+        building = target.parent / f".{name}-{uuid.uuid4().hex}"
+        write_world(generate_world(WorldConfig(**settings), progress=False), building)
+        try:
+            building.rename(target)
+        except OSError:
+            import shutil
+
+            shutil.rmtree(building)
+    return target
+
+
+@pytest.fixture(scope="session")
+def small_world(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The smallest world the generator accepts (fewest users, fewest days), another seed than the default."""
+    from opsbook.world.config import ACCEPTED
+
+    return _shared_world(tmp_path_factory, "small", seed=11, n_users=ACCEPTED["n_users"][0],
+                         days=ACCEPTED["days"][0])
+
+
+@pytest.fixture(scope="session")
+def long_world(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The longest world the generator accepts (a whole year), with the fewest users."""
+    from opsbook.world.config import ACCEPTED
+
+    return _shared_world(tmp_path_factory, "long", seed=23, n_users=ACCEPTED["n_users"][0],
+                         days=ACCEPTED["days"][1])

@@ -361,18 +361,6 @@ def _grade_course_cases(assignment: str, grading_cache: Path, tmp_path: Path, wo
     return course, {o.student: o for o in report.outcomes}, cases
 
 
-@pytest.fixture(scope="module")
-def small_world(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The smallest world the generator accepts: real course notebooks grade on it in seconds."""
-    from opsbook.world.config import ACCEPTED, WorldConfig
-    from opsbook.world.generate import generate_world, write_world
-
-    folder = tmp_path_factory.mktemp("world-small")
-    config = WorldConfig(seed=11, n_users=ACCEPTED["n_users"][0], days=ACCEPTED["days"][0])
-    write_world(generate_world(config, progress=False), folder)
-    return folder
-
-
 @needs_sandbox
 @pytest.mark.slow
 @pytest.mark.xdist_group("classgrade")

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
 from tiny_world import TINY_WORLD
+
 from opsbook import data
 from opsbook.data import load_table, load_world
 from opsbook.world.schema import TABLE_ORDER
@@ -38,7 +38,7 @@ def test_load_some_tables_and_one_table(tiny_world_dir: Path) -> None:
 
 
 def test_default_folder_is_the_repos_datasets(monkeypatch: pytest.MonkeyPatch, tiny_world_dir: Path) -> None:
-    assert data.DEFAULT_DATA_DIR == Path(__file__).resolve().parent.parent / "datasets"
+    assert Path(__file__).resolve().parent.parent / "datasets" == data.DEFAULT_DATA_DIR
     monkeypatch.setattr(data, "DEFAULT_DATA_DIR", tiny_world_dir)
     assert len(load_table("users")) == 3
 

@@ -121,14 +121,17 @@ def _check(args: argparse.Namespace) -> int:
         return 2
     template = prepare_course(folder, BUILD / "grades" / ".cache")
     release = nbformat.read(template / "release" / args.id / f"{args.id}.ipynb", as_version=4)
-    trials = check_contracts(folder, release, course_config(template), args.data_dir,
-                             set(args.answer) if args.answer else None)
+    run = check_contracts(folder, release, course_config(template), args.data_dir,
+                          set(args.answer) if args.answer else None)
+    trials = run.trials
     rows = [(t.answer, f"{t.kind} {t.number}", f"{t.score:g}/{t.max_score:g}", "ok" if t.holds else "BROKEN",
              (t.why + ": " if t.why else "") + " | ".join(t.messages)) for t in trials]
     print(format_table(("answer", "variant", "points", "contract", "why / first failing message"), rows, right=(2,)))
     broken = [t for t in trials if not t.holds]
-    print(f"\n{len(trials)} trials, {len(broken)} broken contract(s).")
-    return 1 if broken else 0
+    for error in run.errors:
+        print(f"worked cell raises: {error}")
+    print(f"\n{len(trials)} trials, {len(broken)} broken contract(s), {len(run.errors)} worked cell(s) raising.")
+    return 1 if broken or run.errors else 0
 
 
 def _sweep(args: argparse.Namespace) -> int:

@@ -134,12 +134,21 @@ class Trial:
         return self.score < self.max_score
 
 
+@dataclass(frozen=True)
+class ContractRun:
+    """What ``check_contracts`` saw: every trial, and the errors of worked cells in the reference run."""
+
+    trials: list[Trial]
+    errors: list[str]
+
+
 def check_contracts(folder: Path, release: NotebookNode, config: Any, data_dir: Path | None = None,
-                    answers: set[str] | None = None) -> list[Trial]:
+                    answers: set[str] | None = None, variants: bool = True) -> ContractRun:
     """Try every exercise's reference, stub, alternatives and mistakes with the course's grader, in one kernel.
 
-    The release (with the reference solutions spliced in) runs once, top to bottom, with every check cell
-    judged as in ``nbgrader autograde`` (``JudgedExecute``). Then, for each answer cell, the stub, each
+    The release (with the reference solutions and the source's test cells) runs once, top to bottom, with
+    every check cell judged as in ``nbgrader autograde`` (``JudgedExecute``): the reference's verdicts.
+    Then, unless ``variants`` is False, for each answer cell (or those in ``answers``) the stub, each
     alternative and each mistake is run in the same kernel in place of the reference, and only that
     exercise's check cells are judged again; the reference is run again afterwards. Check cells call
     nothing but the exercise's own names (``tests/test_contracts.py`` checks it), so the verdicts are
@@ -148,54 +157,65 @@ def check_contracts(folder: Path, release: NotebookNode, config: Any, data_dir: 
     import tempfile
 
     from nbformat import v4
-    from nbgrader.utils import determine_grade
 
     from opsbook.grading.judge import JudgedExecute
 
     source = _read(folder / f"{folder.name}.ipynb")
     reference = solution_code(source)
-    contracts = load_contracts(folder / CONTRACTS_FILE)
     checks = answer_cells(source)
+    chosen = [a for a in checks if answers is None or a in answers]
+    contracts = load_contracts(folder / CONTRACTS_FILE) if variants else {}
     stubs = {c.metadata.nbgrader.grade_id: c.source for c in release.cells
              if c.metadata.get("nbgrader", {}).get("solution") and c.cell_type == "code"}
     nb = graded_notebook(release, source, data_dir)
     by_id = {c.metadata.get("nbgrader", {}).get("grade_id"): (i, c) for i, c in enumerate(nb.cells)}
     trials: list[Trial] = []
+    errors: list[str] = []
 
     with tempfile.TemporaryDirectory(prefix="opsbook-contracts-") as work:
         executor = JudgedExecute(config=config, data_dir=str(data_dir or ""))
-
-        def judge(answer: str, kind: str, number: int, why: str = "") -> Trial:
-            score = top = 0.0
-            messages = []
-            for check in checks[answer]:
-                index, cell = by_id[check]
-                judged = executor.execute_cell(copy.deepcopy(cell), index)
-                got, most = determine_grade(judged)
-                score, top = score + float(got or 0), top + float(most)
-                if got != most:
-                    messages.append(next((f"{o.ename}: {o.evalue}" for o in judged.outputs
-                                          if o.output_type == "error"), "lost points"))
-            return Trial(answer, kind, number, score, top, tuple(messages), why)
-
         with executor.session(nb, {"metadata": {"path": work}}):
+            judged = {}
             for index, cell in enumerate(executor.nb.cells):
                 executor.execute_cell(cell, index)
-            for answer in checks:
-                if answers is not None and answer not in answers:
+                grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+                if grade_id is not None and cell.metadata.nbgrader.get("grade"):
+                    judged[grade_id] = cell
+                elif grade_id not in reference and (error := _first_error(cell)):
+                    errors.append(f"cell {index}: {error}")
+            for answer in chosen:
+                trials.append(_trial(answer, "reference", 1, [judged[c] for c in checks[answer]]))
+                if not variants:
                     continue
                 index, _ = by_id[answer]
-                trials.append(judge(answer, "reference", 1))
                 contract = contracts.get(answer, Contract((), ()))
-                variants = [("blank", 1, stubs[answer], "")]
-                variants += [("alternative", k, code, "") for k, code in enumerate(contract.alternatives, 1)]
-                variants += [("mistake", k, m.code, m.why) for k, m in enumerate(contract.mistakes, 1)]
-                for kind, number, code, why in variants:
+                tries = [("blank", 1, stubs[answer], "")]
+                tries += [("alternative", k, code, "") for k, code in enumerate(contract.alternatives, 1)]
+                tries += [("mistake", k, m.code, m.why) for k, m in enumerate(contract.mistakes, 1)]
+                for kind, number, code, why in tries:
                     executor.execute_cell(v4.new_code_cell(forget(reference[answer])), index)
                     executor.execute_cell(v4.new_code_cell(code), index)
-                    trials.append(judge(answer, kind, number, why))
+                    cells = [executor.execute_cell(copy.deepcopy(by_id[c][1]), by_id[c][0]) for c in checks[answer]]
+                    trials.append(_trial(answer, kind, number, cells, why))
                 executor.execute_cell(v4.new_code_cell(reference[answer]), index)
-    return trials
+    return ContractRun(trials, errors)
+
+
+def _trial(answer: str, kind: str, number: int, cells: list[NotebookNode], why: str = "") -> Trial:
+    from nbgrader.utils import determine_grade
+
+    score = top = 0.0
+    messages = []
+    for cell in cells:
+        got, most = determine_grade(cell)
+        score, top = score + float(got or 0), top + float(most)
+        if got != most:
+            messages.append(_first_error(cell) or "lost points")
+    return Trial(answer, kind, number, score, top, tuple(messages), why)
+
+
+def _first_error(cell: NotebookNode) -> str:
+    return next((f"{o.ename}: {o.evalue}" for o in cell.get("outputs", []) if o.get("output_type") == "error"), "")
 
 
 def inject_data_dir(nb: NotebookNode, data_dir: Path | None) -> None:
