@@ -21,6 +21,7 @@ from course_cases import assignment_params
 from opsbook.course.contracts import (
     CONTRACTS_FILE,
     answer_cells,
+    check_contracts,
     load_contracts,
     solution_code,
     splice,
