@@ -13,12 +13,12 @@ import sys
 import time
 
 from opsbook.texttable import format_table
-from opsbook.world.config import WorldConfig
+from opsbook.world.config import ACCEPTED, WorldConfig
 
 _GENERATE = """
 import json, resource, sys, tempfile, time
 from dataclasses import replace
-from opsbook.world.config import WorldConfig
+from opsbook.world.config import ACCEPTED, WorldConfig
 from opsbook.world.generate import generate_world, write_world
 cfg = replace(WorldConfig(), n_users=int(sys.argv[1]))
 t0 = time.perf_counter()
@@ -52,7 +52,7 @@ else:
     pools = IdentityPools.build("en_US", 1)
     female = rng.random(n) < 0.6
     names = pools.names(rng, female)
-    city, tier = pools.cities(rng, n)
+    _, city, tier = pools.cities(rng, n)
     age = rng.integers(16, 71, n)
     signup = np.datetime64("2025-01-01") + rng.integers(0, 180 * 86400, n).astype("timedelta64[s]")
     platform = np.array(["ios", "android"])[rng.integers(0, 2, n)]
@@ -71,10 +71,11 @@ def _table(title: str, header: list[str], rows: list[list[str]]) -> None:
 
 def scaling(quick: bool) -> None:
     base = WorldConfig().n_users
-    scales = (1, 4) if quick else (1, 4, 16)
+    top = ACCEPTED["n_users"][1] // base                      # up to the largest world the CLI accepts
+    scales = (1, 2) if quick else (1, 2, top)
     rows, per_user = [], {}
     for s in scales:
-        repeats = 1 if quick or s == 16 else 3
+        repeats = 1 if quick or s == top else 3
         runs = [_run(_GENERATE, base * s, int(s == 1)) for _ in range(repeats)]
         sim = statistics.median(r["simulate"] for r in runs)
         write = statistics.median(r["write"] for r in runs) if s == 1 else None

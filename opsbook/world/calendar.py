@@ -14,8 +14,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
 
 # Lunar festivals have no fixed solar date; these are their dates in the years a world may cover.
 _LUNAR: dict[str, dict[int, tuple[int, int]]] = {
@@ -106,19 +108,22 @@ class WorldCalendar:
 
     def festival_on(self, days: np.ndarray) -> np.ndarray:
         """For each day index, the key of the named day on it (None on ordinary days)."""
+        import numpy as np  # here, not at the top: the CLI imports this module and stays light
         out = np.full(np.size(days), None, dtype=object)
         for f in self.festivals:
             out[np.asarray(days) == f.day] = f.key
         return out
 
     def weekday(self, days: np.ndarray | None = None) -> np.ndarray:
-        """0 = Monday ... 6 = Sunday for each day index (default: every day of the period)."""
+        """0 = Monday ... 6 = Sunday for each day index (default: every day of the period), as an array."""
+        import numpy as np  # here, not at the top: the CLI imports this module and stays light
         days = np.arange(self.days) if days is None else np.asarray(days)
         first = self.start.weekday()
         return (first + days) % 7
 
     def in_windows(self, windows: list[tuple[int, int]]) -> np.ndarray:
         """Boolean mask over the period's days: inside any of the ``[lo, hi)`` windows."""
+        import numpy as np  # here, not at the top: the CLI imports this module and stays light
         days = np.arange(self.days)
         mask = np.zeros(self.days, bool)
         for lo, hi in windows:

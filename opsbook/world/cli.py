@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from opsbook.world.config import WorldConfig
+from opsbook.world.config import ACCEPTED, WorldConfig, out_of_range
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -17,9 +17,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     generate = commands.add_parser("generate", help="generate a world into a folder")
     generate.add_argument("--seed", type=int, default=defaults.seed, help="random seed (default %(default)s)")
-    generate.add_argument("--users", type=_positive, default=defaults.n_users, help="users (default %(default)s)")
-    generate.add_argument("--days", type=_positive, default=defaults.days, help="days (default %(default)s)")
-    generate.add_argument("--locale", choices=("en_US", "zh_CN"), default=defaults.locale,
+    generate.add_argument("--users", type=_accepted("n_users"), default=defaults.n_users, metavar="N",
+                          help="users, {:,} to {:,} (default %(default)s)".format(*ACCEPTED["n_users"]))
+    generate.add_argument("--days", type=_accepted("days"), default=defaults.days, metavar="N",
+                          help="days from 1 January, {} to {} (default %(default)s)".format(*ACCEPTED["days"]))
+    generate.add_argument("--locale", choices=_locales(), default=defaults.locale,
                           help="locale of names and text (default %(default)s)")
     generate.add_argument("--out", type=Path, required=True, help="folder to write the tables into")
     generate.add_argument("--key", type=Path, help="where to write the instructor answer key (JSON)")
@@ -58,8 +60,21 @@ def _report(data_dir: Path, check_manifest: bool) -> int:
     return 0
 
 
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive whole number, got {text}")
-    return value
+def _accepted(name: str):
+    """An argparse type: a whole number inside ``ACCEPTED[name]`` (else a one-line error, exit code 2)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text.replace("_", "").replace(",", ""))
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+        problem = out_of_range(name, value)
+        if problem:
+            raise argparse.ArgumentTypeError(problem)
+        return value
+    parse.__name__ = name
+    return parse
+
+
+def _locales() -> tuple[str, ...]:
+    from opsbook.world.locales import available
+    return available()

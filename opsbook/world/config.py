@@ -66,33 +66,36 @@ class WorldConfig:
     # Viral content hits.
     viral_hits: int = 5
     # A/B tests: true effects on the day 1-7 return rate, and the SRM drop.
-    ab_effects: dict = field(default_factory=lambda: {"onboarding_v2": 0.30, "feed_layout": 0.0, "push_prompt": 0.0})
-    experiment_windows: dict = field(default_factory=lambda: {"onboarding_v2": (14, 45), "feed_layout": (56, 87),
+    ab_effects: dict = field(default_factory=lambda: {"onboarding_v2": 0.60, "feed_layout": 0.0, "push_prompt": 0.0})
+    experiment_windows: dict = field(default_factory=lambda: {"onboarding_v2": (14, 56), "feed_layout": (56, 87),
                                                               "push_prompt": (140, 171)})
     srm_experiment: str = "push_prompt"
-    srm_drop_share: float = 0.25               # of control exposures lost by a logging bug
+    srm_drop_share: float = 0.35               # of control exposures lost by a logging bug
     # Recurring campaigns: a weekly newcomer coupon (every user targeted once) and a weekly flash
-    # coupon sent to the same recent buyers again and again.
-    recurring_holdout_share: float = 0.2
-    recurring_first_day: int = 14
-    newcomer_join: float = 0.30                # daily claim probability of a targeted newcomer
-    newcomer_lift: float = 2.6                 # purchase multiplier of a newcomer who claimed
-    flash_join: float = 0.30                   # daily claim probability at the first send
-    fatigue: float = 0.75                      # claim probability multiplier per earlier send (疲劳)
-    flash_lift: float = 2.4                    # purchase multiplier of a first-time claimer ...
-    flash_lift_decay: float = 0.6              # ... whose extra effect shrinks by this per earlier send
+    # coupon sent to the same list of buyers (drawn up at its first run) again and again.
+    recurring_holdout_share: float = 0.3
+    recurring_first_day: int = 14              # the newcomer coupon's first Monday is on or after this day ...
+    flash_first_day: int = 28                  # ... the flash coupon's first week starts on or after this one
+    newcomer_join: float = 0.45                # daily claim probability of a targeted newcomer
+    newcomer_boost: float = 0.40               # extra daily purchase rate while holding an unused coupon
+    flash_join: float = 0.35                   # daily claim probability at the first send
+    fatigue: float = 0.93                      # claim probability multiplier per earlier send (疲劳)
+    flash_boost: float = 2.0                   # extra daily purchase rate of a first-time holder ...
+    flash_boost_decay: float = 0.6             # ... which shrinks by this factor per earlier send ...
+    flash_staleness: float = 0.85              # ... and by this factor per earlier run of the series (it goes stale)
     festival_response: float = 1.6             # claim probability multiplier of a run timed to a festival
     # Community groups (社群).
-    group_join_base: float = 0.0006            # daily join probability of an active non-member ...
-    group_join_engaged: float = 0.06           # ... plus this times engagement squared (engaged users join)
+    group_join_base: float = 0.008             # daily join probability of an active non-member ...
+    group_join_engaged: float = 0.5            # ... plus this times engagement squared (engaged users join)
     group_leave: float = 0.004                 # daily probability that a member leaves
-    group_churn_multiplier: float = 0.85       # the causal effect of membership on the churn hazard
+    group_churn_multiplier: float = 0.9        # the causal effect of membership on the churn hazard
     group_invite_multiplier: float = 1.8       # members send more invites while in a group
     fast_reply_share: float = 0.5              # threads answered within an hour
-    fast_reply_churn_multiplier: float = 0.45  # author's churn hazard for two weeks after a fast answer
+    fast_reply_churn_multiplier: float = 0.3   # author's churn hazard for 30 days after a fast first answer ...
+    slow_reply_churn_multiplier: float = 2.5   # ... and after a first thread answered late or never
     reply_half_life_hours: float = 6.0         # topic heat: replies per hour halve every this many hours
     core_departure_day: int = 112              # the biggest group's top poster leaves
-    core_departure_drop: float = 0.45          # ... and the others' replies in it fall by this share
+    core_departure_drop: float = 0.6           # ... and the others' threads and replies in it fall by this share
     spam_wave_day: int = 90                    # a spam wave hits the groups for three days
     spam_wave_days: int = 3
     # Merchant leads (线索).

@@ -78,4 +78,5 @@ def read_manifest(data_dir: Path) -> dict[str, str]:
     return manifest
 
 
-__all__ = ["MANIFEST", "TABLES", "to_frame", "write_table", "read_table", "write_manifest", "read_manifest", "file_sha256"]
+__all__ = ["MANIFEST", "TABLES", "to_frame", "write_table", "read_table", "write_manifest", "read_manifest",
+           "file_sha256"]

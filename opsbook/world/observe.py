@@ -41,16 +41,17 @@ class Events:
     campaign: np.ndarray   # campaign id, -1 none
 
     @staticmethod
-    def concat(parts: list["Events"]) -> "Events":
+    def concat(parts: list[Events]) -> Events:
         return Events(*(np.concatenate([getattr(p, f) for p in parts])
                         for f in ("user", "time", "session", "kind", "content", "campaign")))
 
-    def take(self, idx: np.ndarray) -> "Events":
+    def take(self, idx: np.ndarray) -> Events:
         return Events(self.user[idx], self.time[idx], self.session[idx], self.kind[idx],
                       self.content[idx], self.campaign[idx])
 
 
-def make_events(user, time, session, kind, content=None, campaign=None) -> Events:
+def make_events(user: np.ndarray, time: np.ndarray, session: np.ndarray, kind: int | np.ndarray,
+                content: np.ndarray | None = None, campaign: int | np.ndarray | None = None) -> Events:
     n = np.asarray(user).size
     none = np.full(n, -1, dtype=np.int64)
     return Events(np.asarray(user), np.asarray(time, dtype=np.int64), np.asarray(session),
@@ -71,6 +72,7 @@ def draw_sessions(pop: Population, act: Activity, rng: np.random.Generator) -> S
 
     pair_parts, start_parts, n_ev_parts, dur_parts, gap_parts = [], [], [], [], []
     pairs, start = np.arange(n_pairs), first
+    prev_end = first
     for k in range(MAX_SESSIONS):
         if k:
             keep = n_sess[pairs] > k

@@ -274,7 +274,9 @@ TABLES: dict[str, Table] = {
             ),
             ("reward_id",),
             (_after_signup("reward_time", "user_id", "reward"),),
-            ("Rewards should go to users who joined the campaign: auditing that is an exercise.",),
+            ("Rewards should go to users who joined the campaign: auditing that is an exercise.",
+             "A coupon is booked at its face value when the user claims it (joins the campaign), whether or not "
+             "an order uses it later."),
         ),
         Table(
             "feedback",
@@ -338,7 +340,8 @@ TABLES: dict[str, Table] = {
         ),
         Table(
             "group_members",
-            "Who is in which community group (入群/退群): one row per user and group.",
+            "Who is in which community group (入群/退群): one row per user and group (a user joins at most "
+            "one group). Users who never joined are not here: compare members with them to see what groups do.",
             (
                 C("group_id", "int", "Group.", references="community_groups.group_id"),
                 C("user_id", "int", "Member.", references="users.user_id"),

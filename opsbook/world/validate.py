@@ -28,6 +28,7 @@ READ_ERRORS = (OSError, EOFError, zlib.error, UnicodeDecodeError, pd.errors.Pars
 
 _PARSE_ERRORS = (ValueError, TypeError, OverflowError)
 _WHO = {"user_id": "user", "author_id": "author", "inviter_id": "inviter"}
+Frames = dict[str, pd.DataFrame]
 
 
 @dataclass(frozen=True)
@@ -179,7 +180,7 @@ def _parse_raw(path: Path, table: Table) -> tuple[pd.DataFrame, list[Problem], d
         df[column.name], unparsed[column.name] = _parse_column(text, column)
         kind = DTYPES[column.dtype].expects
         problems += _rows(table.filename, column.name, unparsed[column.name],
-                          lambda i: f"'{text.iat[i]}' is not {kind}")
+                          lambda i, text=text, kind=kind: f"'{text.iat[i]}' is not {kind}")
     return df, problems, unparsed
 
 
@@ -214,13 +215,14 @@ def _check_columns(df: pd.DataFrame, table: Table, unparsed: dict[str, np.ndarra
         if c.values is not None:
             outside = values.notna() & ~values.isin(c.values)
             allowed = ", ".join(c.values)
-            problems += _rows(file, c.name, outside, lambda i: f"'{values.iat[i]}' is not one of: {allowed}")
+            problems += _rows(file, c.name, outside,
+                              lambda i, values=values, allowed=allowed: f"'{values.iat[i]}' is not one of: {allowed}")
         if c.minimum is not None:
             problems += _rows(file, c.name, values < c.minimum,
-                              lambda i: f"{values.iat[i]} is below the minimum {c.minimum:g}")
+                              lambda i, values=values, c=c: f"{values.iat[i]} is below the minimum {c.minimum:g}")
         if c.maximum is not None:
             problems += _rows(file, c.name, values > c.maximum,
-                              lambda i: f"{values.iat[i]} is above the maximum {c.maximum:g}")
+                              lambda i, values=values, c=c: f"{values.iat[i]} is above the maximum {c.maximum:g}")
     return problems
 
 
@@ -251,7 +253,8 @@ def _check_foreign_keys(frames: dict[str, pd.DataFrame]) -> list[Problem]:
             missing = values.notna() & ~values.isin(frames[parent][key].dropna())
             noun = key.removesuffix("_id")
             problems += _rows(table.filename, c.name, missing,
-                              lambda i: f"{noun} {values.iat[i]} is not in {parent}.csv.gz")
+                              lambda i, noun=noun, values=values, parent=parent:
+                              f"{noun} {values.iat[i]} is not in {parent}.csv.gz")
     return problems
 
 
@@ -272,13 +275,13 @@ def _signup_times(users: pd.DataFrame) -> pd.Series:
     return pd.Series(users["signup_time"].to_numpy(), index=users["user_id"].to_numpy())
 
 
-def _lookup(frames: dict[str, pd.DataFrame], table: str, key: str, column: str) -> pd.Series:
+def _lookup(frames: Frames, table: str, key: str, column: str) -> pd.Series:
     """``column`` of ``table`` indexed by its ``key`` (first row of a repeated key)."""
     df = frames[table].dropna(subset=[key]).drop_duplicates(key)
     return pd.Series(df[column].to_numpy(), index=df[key].to_numpy())
 
 
-def _after_signup(frames, table: Table, rule: Rule) -> list[Problem]:
+def _after_signup(frames: Frames, table: Table, rule: Rule) -> list[Problem]:
     if "users" not in frames:
         return []
     time_column, user_column = rule.args
@@ -290,7 +293,7 @@ def _after_signup(frames, table: Table, rule: Rule) -> list[Problem]:
                  lambda i: f"{times.iat[i]} is before {who} {users.iat[i]} signed up at {joined.iat[i]}")
 
 
-def _referrer_iff_referral(frames, table: Table, rule: Rule) -> list[Problem]:
+def _referrer_iff_referral(frames: Frames, table: Table, rule: Rule) -> list[Problem]:
     users = frames[table.name]
     referral = users["channel"] == "referral"
     has = users["referrer_id"].notna()
@@ -302,7 +305,7 @@ def _referrer_iff_referral(frames, table: Table, rule: Rule) -> list[Problem]:
     )
 
 
-def _unique(frames, table: Table, rule: Rule) -> list[Problem]:
+def _unique(frames: Frames, table: Table, rule: Rule) -> list[Problem]:
     key = frames[table.name][list(rule.args)]
     repeated = key.duplicated() & key.notna().all(axis=1)
 
@@ -313,7 +316,7 @@ def _unique(frames, table: Table, rule: Rule) -> list[Problem]:
     return _rows(table.filename, ", ".join(rule.args), repeated, describe)
 
 
-def _invitee_after_invite(frames, table: Table, rule: Rule) -> list[Problem]:
+def _invitee_after_invite(frames: Frames, table: Table, rule: Rule) -> list[Problem]:
     if "users" not in frames:
         return []
     invites = frames[table.name]
@@ -330,7 +333,7 @@ def mask_phone(phone: pd.Series) -> pd.Series:
     return phone.str.slice(0, 3) + "****" + phone.str.slice(-4)
 
 
-def _invitee_contact_matches(frames, table: Table, rule: Rule) -> list[Problem]:
+def _invitee_contact_matches(frames: Frames, table: Table, rule: Rule) -> list[Problem]:
     if "users" not in frames:
         return []
     invites = frames[table.name]
@@ -341,7 +344,7 @@ def _invitee_contact_matches(frames, table: Table, rule: Rule) -> list[Problem]:
                  lambda i: f"'{contact.iat[i]}' is not the masked phone '{expected.iat[i]}' of user {invitee.iat[i]}")
 
 
-def _paid_funnel(frames, table: Table, rule: Rule) -> list[Problem]:
+def _paid_funnel(frames: Frames, table: Table, rule: Rule) -> list[Problem]:
     """A paid channel's clicks <= impressions and installs <= clicks."""
     spend = frames[table.name]
     paid = spend["channel"].isin(PAID_CHANNELS)
@@ -349,11 +352,11 @@ def _paid_funnel(frames, table: Table, rule: Rule) -> list[Problem]:
     for wide, narrow in (("impressions", "clicks"), ("clicks", "installs")):
         a, b = spend[wide], spend[narrow]
         problems += _rows(table.filename, narrow, paid & (b > a),
-                          lambda i: f"{narrow} {b.iat[i]} > {wide} {a.iat[i]}")
+                          lambda i, a=a, b=b, wide=wide, narrow=narrow: f"{narrow} {b.iat[i]} > {wide} {a.iat[i]}")
     return problems
 
 
-def _signups_within_installs(frames, table: Table, rule: Rule) -> list[Problem]:
+def _signups_within_installs(frames: Frames, table: Table, rule: Rule) -> list[Problem]:
     if "users" not in frames:
         return []
     users, spend = frames["users"], frames[table.name]
@@ -366,7 +369,7 @@ def _signups_within_installs(frames, table: Table, rule: Rule) -> list[Problem]:
                            "that day")
 
 
-def _ends_after_start(frames, table: Table, rule: Rule) -> list[Problem]:
+def _ends_after_start(frames: Frames, table: Table, rule: Rule) -> list[Problem]:
     df = frames[table.name]
     start_column, end_column = rule.args
     start, end = df[start_column], df[end_column]
@@ -374,7 +377,7 @@ def _ends_after_start(frames, table: Table, rule: Rule) -> list[Problem]:
                  lambda i: f"{end.iat[i]} is not after {start_column} {start.iat[i]}")
 
 
-def _post_matches_content(frames, table: Table, rule: Rule) -> list[Problem]:
+def _post_matches_content(frames: Frames, table: Table, rule: Rule) -> list[Problem]:
     if "content" not in frames:
         return []
     events = frames[table.name]
@@ -383,12 +386,16 @@ def _post_matches_content(frames, table: Table, rule: Rule) -> list[Problem]:
     created = events["content_id"].map(_lookup(frames, "content", "content_id", "created_time"))
     ok = (author == events["user_id"]).fillna(False) & (created == events["event_time"]).fillna(False)
     cid, user = events["content_id"], events["user_id"]
-    return _rows(table.filename, "content_id", post & ~ok,
-                 lambda i: f"post event of user {user.iat[i]} names content {cid.iat[i]}, which user "
-                           f"{author.iat[i]} did not create at this time")
+
+    def describe(i: int) -> str:
+        by = "the editorial team" if pd.isna(author.iat[i]) else f"user {int(author.iat[i])}"
+        return (f"post event of user {user.iat[i]} at {events['event_time'].iat[i]} names content {cid.iat[i]}, "
+                f"created by {by} at {created.iat[i]}")
+
+    return _rows(table.filename, "content_id", post & ~ok, describe)
 
 
-def _official_iff_no_author(frames, table: Table, rule: Rule) -> list[Problem]:
+def _official_iff_no_author(frames: Frames, table: Table, rule: Rule) -> list[Problem]:
     content = frames[table.name]
     official, no_author = content["is_official"], content["author_id"].isna()
     return _rows(table.filename, "is_official", official != no_author,
@@ -396,7 +403,7 @@ def _official_iff_no_author(frames, table: Table, rule: Rule) -> list[Problem]:
                            f"{'empty' if no_author.iat[i] else content['author_id'].iat[i]}")
 
 
-def _targets_signed_up(frames, table: Table, rule: Rule) -> list[Problem]:
+def _targets_signed_up(frames: Frames, table: Table, rule: Rule) -> list[Problem]:
     if not {"users", "campaigns"} <= frames.keys():
         return []
     targets = frames[table.name]
@@ -408,7 +415,7 @@ def _targets_signed_up(frames, table: Table, rule: Rule) -> list[Problem]:
                            f"{start.iat[i]}")
 
 
-def _after_thread(frames, table: Table, rule: Rule) -> list[Problem]:
+def _after_thread(frames: Frames, table: Table, rule: Rule) -> list[Problem]:
     if "threads" not in frames:
         return []
     (time_column,) = rule.args
@@ -419,7 +426,7 @@ def _after_thread(frames, table: Table, rule: Rule) -> list[Problem]:
                  lambda i: f"{times.iat[i]} is before thread {df['thread_id'].iat[i]} was posted at {created.iat[i]}")
 
 
-def _member_at_time(frames, table: Table, rule: Rule) -> list[Problem]:
+def _member_at_time(frames: Frames, table: Table, rule: Rule) -> list[Problem]:
     """The user belonged to the group (of the row, or of its thread) at that time."""
     if "group_members" not in frames or ("group_id" not in frames[table.name] and "threads" not in frames):
         return []
@@ -431,14 +438,15 @@ def _member_at_time(frames, table: Table, rule: Rule) -> list[Problem]:
     rows = pd.DataFrame({"group_id": group.to_numpy(), "user_id": df[user_column].to_numpy(),
                          "time": df[time_column].to_numpy()})
     found = rows.merge(members, on=["group_id", "user_id"], how="left")
-    inside = (found["join_time"] <= found["time"]) & (found["leave_time"].isna() | (found["time"] < found["leave_time"]))
+    still_in = found["leave_time"].isna() | (found["time"] < found["leave_time"])
+    inside = (found["join_time"] <= found["time"]) & still_in
     found["group_id"] = found["group_id"].astype("Int64")
     return _rows(table.filename, user_column, ~inside.fillna(False).to_numpy(),
                  lambda i: f"user {rows['user_id'].iat[i]} was not a member of group {found['group_id'].iat[i]} "
                            f"at {rows['time'].iat[i]}")
 
 
-def _moderated_target(frames, table: Table, rule: Rule) -> list[Problem]:
+def _moderated_target(frames: Frames, table: Table, rule: Rule) -> list[Problem]:
     actions = frames[table.name]
     posted = pd.Series(pd.NaT, index=actions.index, dtype="datetime64[ns]")
     known = pd.Series(True, index=actions.index)
@@ -457,7 +465,7 @@ def _moderated_target(frames, table: Table, rule: Rule) -> list[Problem]:
         lambda i: f"{at.iat[i]} is before {kind.iat[i]} {target.iat[i]} was posted at {posted.iat[i]}")
 
 
-def _kept_leads_only(frames, table: Table, rule: Rule) -> list[Problem]:
+def _kept_leads_only(frames: Frames, table: Table, rule: Rule) -> list[Problem]:
     leads = frames[table.name]
     kept, status = leads["clean_status"] == "kept", leads["clean_status"]
     return _rows(table.filename, "tier", kept & leads["tier"].isna(),
@@ -468,7 +476,7 @@ def _kept_leads_only(frames, table: Table, rule: Rule) -> list[Problem]:
         lambda i: f"a dropped lead ('{status.iat[i]}') was followed up")
 
 
-def _lead_order(frames, table: Table, rule: Rule) -> list[Problem]:
+def _lead_order(frames: Frames, table: Table, rule: Rule) -> list[Problem]:
     leads = frames[table.name]
     created, follow, converted = leads["created_time"], leads["first_followup_time"], leads["converted_time"]
     amount = leads["amount"]

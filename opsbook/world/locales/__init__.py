@@ -15,12 +15,15 @@ from __future__ import annotations
 import importlib
 import pkgutil
 import string
-from functools import lru_cache
+from functools import cache
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
 
-REQUIRED = ("faker_locale", "punctuation", "name", "cities", "topics", "festivals", "months", "date",
-            "devices", "slots", "feedback", "feedback_keywords", "praise", "closings", "titles", "thread_titles", "groups", "campaigns", "email")
+REQUIRED = ("faker_locale", "punctuation", "name", "cities", "topics", "festivals", "months", "date", "devices",
+            "slots", "feedback", "feedback_keywords", "praise", "closings", "titles", "thread_titles", "groups",
+            "campaigns", "email")
 
 
 def available() -> tuple[str, ...]:
@@ -28,7 +31,7 @@ def available() -> tuple[str, ...]:
     return tuple(sorted(m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_")))
 
 
-@lru_cache(maxsize=None)
+@cache
 def pack(locale: str) -> dict:
     """The data of one locale; ``ValueError`` naming the supported ones when there is none."""
     if locale not in available():
@@ -48,13 +51,15 @@ def slot_names(template: str) -> list[str]:
 class Filler:
     """Fills templates for many rows at once, drawing each slot from its bank with a seeded generator."""
 
-    def __init__(self, banks: dict[str, tuple], rng: np.random.Generator) -> None:
-        self.banks, self.rng = banks, rng
+    def __init__(self, banks: dict[str, tuple], rng: np.random.Generator, capitalize: bool = False) -> None:
+        self.banks, self.rng, self.capitalize = banks, rng, capitalize
 
-    def fill(self, templates: tuple[str, ...] | list[str], n: int, given: dict[str, np.ndarray] | None = None,
+    def fill(self, templates: tuple[str, ...] | list[str], n: int, given: dict | None = None,
              banks: list[dict[str, tuple]] | None = None) -> np.ndarray:
         """``n`` texts: a random template per row, slots from ``given`` (per row), the row's own bank
         (``banks[i]``, e.g. the topic's words) or the shared banks, in that order."""
+        import numpy as np  # here, not at the top: the CLI imports this module and stays light
+
         given = given or {}
         choice = self.rng.integers(0, len(templates), n)
         draws = self.rng.random((n, 4))            # up to four bank slots per template
@@ -75,5 +80,6 @@ class Filler:
                 if base != name and values.get(base) == pick:         # ... that differs from the first
                     pick = bank[(bank.index(pick) + 1) % len(bank)]
                 values[name] = pick
-            out[i] = template.format(**values)
+            text = template.format(**values)
+            out[i] = text[:1].upper() + text[1:] if self.capitalize else text
         return out

@@ -3,7 +3,8 @@
 PACK = {
     "faker_locale": "en_US",
     # How clauses are joined; Chinese text uses Chinese punctuation, English text ASCII.
-    "punctuation": {"but": "{praise}, but {complaint}", "then": "{text} {more}", "lower_after_praise": True},
+    "punctuation": {"but": "{praise}, but {complaint}", "then": "{text} {more}", "capitalize": True,
+                    "lower_after_praise": True},
     # Given names and surnames come from Faker's gendered English names.
     "name": {"source": "faker", "format": "{given} {surname}"},
     "email": {
@@ -44,7 +45,7 @@ PACK = {
         "content": ("videos", "posts", "photos", "stories"),
         "content_one": ("video", "post", "photo album", "review"),
         "n": (3, 4, 5, 6, 7, 8, 10),
-        "topic": ("beauty", "food", "travel", "digital", "fashion", "fitness", "parenting", "home"),
+        "topic": ("beauty", "food", "travel", "gadget", "fashion", "fitness", "parenting", "home decor"),
         "product": ("face cream", "running shoes", "snack boxes", "phone cases", "storage boxes", "baby wipes",
                     "earbuds", "coffee beans", "yoga mats"),
         "shop": ("Taobao", "JD", "Pinduoduo", "the supermarket near me", "the brand's own store"),
@@ -98,7 +99,7 @@ PACK = {
         "content_quality": (
             "Too many ads in the feed, one post in {n} is an ad.",
             "Posts about {topic} are low quality, mostly copied from other apps.",
-            "So much clickbait in {topic}: the titles promise things the post never shows.",
+            "So much clickbait in the {topic} channel: the titles promise things the post never shows.",
             "The same boring content every day, I only see {topic} posts I have already read.",
             "Feed full of spam posts selling {product}.",
             "Too many ads dressed up as {topic} tips.",
@@ -140,7 +141,7 @@ PACK = {
         "ux": (
             "The menu is confusing, I never know where {thing} is.",
             "Hard to find my orders after the last update.",
-            "Too many steps to post a {content_one}.",
+            "Too many steps to share a {content_one}.",
             "The new layout is messy, {screen} moved again.",
             "Buttons are hard to tap on my {device}.",
             "It is hard to find the settings for {setting}.",
@@ -173,7 +174,8 @@ PACK = {
                       "skin": ("oily", "dry", "combination", "sensitive")},
         },
         "food": {
-            "templates": ("{n} {dish} spots in {city} that locals love", "How to make {dish} at home in {minutes} minutes",
+            "templates": ("{n} {dish} spots in {city} that locals love",
+                          "How to make {dish} at home in {minutes} minutes",
                           "I ate {dish} for a week: my ranking", "{city} street food guide: {dish} and more",
                           "Cheap eats in {city} under {price} CNY", "My grandmother's {dish} recipe"),
             "slots": {"dish": ("hotpot", "dumplings", "milk tea", "rice noodles", "braised pork", "mooncakes",
@@ -205,7 +207,8 @@ PACK = {
                       "occasion": ("the office", "a first date", "a wedding", "a weekend trip", "campus")},
         },
         "fitness": {
-            "templates": ("A {weeks}-week {exercise} plan for beginners", "I tried {exercise} every day for {days} days",
+            "templates": ("A {weeks}-week {exercise} plan for beginners",
+                          "I tried {exercise} every day for {days} days",
                           "{n} mistakes I made when I started {exercise}", "{exercise} at home, no equipment needed",
                           "How I lost {kg} kg with {exercise}", "Best time of day for {exercise}?"),
             "slots": {"exercise": ("running", "yoga", "HIIT", "cycling", "swimming", "strength training",
@@ -213,11 +216,11 @@ PACK = {
                       "kg": (3, 5, 8, 10)},
         },
         "parenting": {
-            "templates": ("{thing} with a {stage}: what worked for us", "{n} things I wish I knew about {thing}",
+            "templates": ("{thing}: what worked for us", "{n} things I wish I knew about {thing}",
                           "Our {stage}'s daily routine", "Baby gear under {price} CNY that we really use",
                           "Weekend activities for a {stage} in {city}", "Handling {thing} without yelling"),
             "slots": {"stage": ("newborn", "toddler", "preschooler", "first grader"),
-                      "thing": ("Sleep", "Picky eating", "Screen time", "Potty training", "Homework", "Tantrums")},
+                      "thing": ("sleep", "picky eating", "screen time", "potty training", "homework", "tantrums")},
         },
         "home": {
             "templates": ("A {room} makeover for under {price} CNY", "{n} {idea} ideas for a small {room}",
@@ -246,7 +249,7 @@ PACK = {
                     "How to style a {item}?"),
         "fitness": ("Daily {exercise} check-in thread", "Knee pain after {exercise}, what helps?",
                     "Who wants a {weeks}-week {exercise} challenge?", "Protein snacks you actually like?"),
-        "parenting": ("{thing} tips for a {stage}?", "Kindergarten choices in {city}?", "Our {stage} won't sleep, help",
+        "parenting": ("Any tips on {thing}?", "Kindergarten choices in {city}?", "Our {stage} won't sleep, help",
                       "Favourite picture books this month?"),
         "home": ("Small {room}, big ideas?", "Best {idea} hacks you found", "Which robot vacuum do you use?",
                  "Show us your {room}"),
@@ -263,7 +266,8 @@ PACK = {
                      "rules": "Check in on 7 days during the challenge to earn {amount} CNY of points.",
                      "target_group": "all active users"},
         "coupon": {"name": "Spring win-back coupon",
-                   "rules": "A {amount} CNY coupon pushed to lapsed users; claim it in the app and use it on any order.",
+                   "rules": "A {amount} CNY coupon pushed to lapsed users; claim it in the app and use it on any "
+                            "order.",
                    "target_group": "users signed up 30+ days ago with no order in the last 30 days"},
         "lottery": {"name": "{festival} lucky draw",
                     "rules": "Join the draw; {share}% of entrants win a {amount} CNY gift.",
@@ -280,7 +284,7 @@ PACK = {
                             "target_group": "users who signed up 7-13 days before the run"},
         "flash_coupon": {"name": "Flash coupon, run {run}",
                          "festival_name": "{festival} flash coupon, run {run}",
-                         "rules": "A {amount} CNY flash coupon for recent buyers; valid for {days} days.",
+                         "rules": "A {amount} CNY flash coupon for our buyers; valid for {days} days.",
                          "target_group": "users with an order in the last 60 days who were active in the last "
                                          "14 days"},
     },

@@ -2,7 +2,8 @@
 
 PACK = {
     "faker_locale": "zh_CN",
-    "punctuation": {"but": "{praise}，就是{complaint}", "then": "{text}{more}", "lower_after_praise": False},
+    "punctuation": {"but": "{praise}，就是{complaint}", "then": "{text}{more}", "capitalize": False,
+                    "lower_after_praise": False},
     # Gendered given names (Faker's zh_CN first names are not gendered) and surnames by frequency,
     # each with its pinyin for email handles.
     "name": {
@@ -28,7 +29,8 @@ PACK = {
         ),
         "male": (
             ("伟", "wei"), ("强", "qiang"), ("磊", "lei"), ("军", "jun"), ("勇", "yong"), ("杰", "jie"), ("涛", "tao"),
-            ("斌", "bin"), ("超", "chao"), ("明", "ming"), ("刚", "gang"), ("平", "ping"), ("辉", "hui"), ("鹏", "peng"),
+            ("斌", "bin"), ("超", "chao"), ("明", "ming"), ("刚", "gang"), ("平", "ping"), ("辉", "hui"),
+            ("鹏", "peng"),
             ("华", "hua"), ("飞", "fei"), ("鑫", "xin"), ("波", "bo"), ("宇", "yu"), ("浩", "hao"), ("凯", "kai"),
             ("健", "jian"), ("俊", "jun"), ("帆", "fan"), ("帅", "shuai"), ("旭", "xu"), ("宁", "ning"), ("龙", "long"),
             ("阳", "yang"), ("晨", "chen"), ("博", "bo"), ("成", "cheng"), ("康", "kang"), ("峰", "feng"),
@@ -212,7 +214,8 @@ PACK = {
         "ux": ("菜单", "找不到", "步骤太多", "界面", "按钮"),
         "feature_request": ("功能", "选项", "希望"),
     },
-    "praise": ("很喜欢这个App", "社区氛围很好", "干货很多", "每天都会刷", "{topic}的帖子很有用", "找{topic}灵感就靠它了"),
+    "praise": ("很喜欢这个App", "社区氛围很好", "干货很多", "每天都会刷", "{topic}的帖子很有用",
+               "找{topic}灵感就靠它了"),
     "closings": ("谢谢！", "麻烦看一下。", "其他都挺好。", "辛苦了！"),
     "titles": {
         "beauty": {
@@ -255,7 +258,7 @@ PACK = {
                       "kg": (3, 5, 8, 10)},
         },
         "parenting": {
-            "templates": ("{stage}的{thing}问题：我们是这样做的", "关于{thing}，{n}件我希望早点知道的事",
+            "templates": ("孩子{thing}的问题：我们是这样做的", "关于{thing}，{n}件我希望早点知道的事",
                           "我家{stage}的一天作息", "{price}元以内真正用得上的母婴好物",
                           "{city}适合{stage}的周末去处", "不吼不叫解决{thing}"),
             "slots": {"stage": ("新生儿", "一岁宝宝", "学龄前孩子", "一年级孩子"),
@@ -285,7 +288,7 @@ PACK = {
                     "{item}怎么搭好看？"),
         "fitness": ("每日{exercise}打卡帖", "{exercise}后膝盖疼怎么办？", "有人一起{weeks}周{exercise}挑战吗？",
                     "有什么好吃的蛋白质零食？"),
-        "parenting": ("{stage}的{thing}问题怎么办？", "{city}的幼儿园怎么选？", "{stage}不睡觉，求助",
+        "parenting": ("孩子{thing}的问题怎么办？", "{city}的幼儿园怎么选？", "{stage}不睡觉，求助",
                       "这个月孩子最喜欢的绘本"),
         "home": ("小{room}有什么好点子？", "你发现的最好用的{idea}小技巧", "大家用的是哪款扫地机器人？",
                  "晒晒你家的{room}"),
@@ -317,7 +320,7 @@ PACK = {
                             "target_group": "开始前7-13天注册的新用户"},
         "flash_coupon": {"name": "闪购券 第{run}期",
                          "festival_name": "{festival}闪购券 第{run}期",
-                         "rules": "近期下过单的用户可领{amount}元闪购券，{days}天内有效。",
-                         "target_group": "近60天有下单且近14天活跃的用户"},
+                         "rules": "老买家可领{amount}元闪购券，{days}天内有效。",
+                         "target_group": "近60天下过单且近14天活跃的用户"},
     },
 }
