@@ -7,14 +7,20 @@ own translations live in translations/zh/ and are checked notebook by notebook.
 from __future__ import annotations
 
 import copy
-from pathlib import Path
 
 import nbformat
 import pytest
 from course_cases import COURSE_IDS, FIXTURE
 
-from opsbook.course.translate import (CellText, build_zh, code_shape, load_translation, problems, prose_tokens,
-                                      translation_path)
+from opsbook.course.translate import (
+    CellText,
+    build_zh,
+    code_shape,
+    load_translation,
+    problems,
+    prose_tokens,
+    translation_path,
+)
 from opsbook.paths import ROOT, SOLUTIONS
 
 FIXTURE_TRANSLATIONS = ROOT / "tests" / "fixtures" / "translations"
@@ -121,3 +127,28 @@ def test_a_chinese_submission_is_graded_like_an_english_one_with_chinese_message
             finally:
                 language.set("en")
     assert scores["en"] == scores["zh"] == {"ex1_check": 0.0, "ex2_check": 3.0}
+
+
+@pytest.mark.slow
+def test_the_chinese_world_is_the_default_simulation_with_chinese_text(tmp_path):
+    """`make data` records the Chinese world's checksums; a fresh generation gives the same bytes, and
+    its numbers are the default world's (only names, titles, comments and campaign text change)."""
+    import json
+
+    import pandas as pd
+
+    from opsbook.data import DEFAULT_DATA_DIR, EDITION_LOCALES
+    from opsbook.world.generate import config_from_meta, generate_world, write_world
+
+    meta = json.loads((DEFAULT_DATA_DIR / "world.json").read_text(encoding="utf-8"))
+    config = config_from_meta(meta)
+    write_world(generate_world(config.__class__(**{**config.__dict__, "locale": EDITION_LOCALES["zh"]}),
+                               progress=False), tmp_path / "zh")
+    fresh = (tmp_path / "zh" / "MANIFEST.sha256").read_bytes()
+    assert fresh == (DEFAULT_DATA_DIR / "zh.MANIFEST.sha256").read_bytes()
+    for table in ("orders", "events"):
+        en = pd.read_csv(DEFAULT_DATA_DIR / f"{table}.csv.gz")
+        zh = pd.read_csv(tmp_path / "zh" / f"{table}.csv.gz")
+        assert en.select_dtypes("number").equals(zh.select_dtypes("number")), f"{table}: the numbers differ"
+    users = pd.read_csv(tmp_path / "zh" / "users.csv.gz")
+    assert users["name"].str.contains(r"[\u4e00-\u9fff]").mean() > 0.99, "Chinese names in the Chinese world"
