@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from opsbook.course.manifest import load_manifest, updated_readme
-from opsbook.paths import BUILD, NOTEBOOKS, README, SOLUTIONS, ZH_SOURCES, shown
+from opsbook.paths import BUILD, DOCS, NOTEBOOKS, README, README_ZH, SOLUTIONS, ZH_SOURCES, shown
 from opsbook.texttable import format_table
 
 
@@ -45,28 +45,37 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     translate = commands.add_parser("translate", help="write or update translations/zh/<id>.yml from the English "
                                                       "source (new or changed text gets zh: null)")
-    translate.add_argument("id", metavar="ID", help="the notebook, e.g. 01_metrics")
+    translate.add_argument("id", metavar="ID", help="the notebook, e.g. 01_metrics, or `dictionary` (the data "
+                                                    "dictionary)")
     translate.add_argument("--check", action="store_true", help="only list what is missing or stale")
     translate.set_defaults(func=_translate)
 
 
 def _readme(args: argparse.Namespace) -> int:
-    text = README.read_text(encoding="utf-8")
-    new = updated_readme(text, load_manifest())
-    if new == text:
-        print("README course map is up to date.")
+    stale = []
+    for path, lang in ((README, "en"), (README_ZH, "zh")):
+        if not path.is_file():
+            continue
+        text = path.read_text(encoding="utf-8")
+        new = updated_readme(text, load_manifest(), lang)
+        if new == text:
+            continue
+        stale.append(path.name)
+        if not args.check:
+            path.write_text(new, encoding="utf-8")
+    if not stale:
+        print("The README course maps are up to date.")
         return 0
     if args.check:
-        print("README course map is stale: run `opsbook course readme`.", file=sys.stderr)
+        print(f"Stale course map in {', '.join(stale)}: run `opsbook course readme`.", file=sys.stderr)
         return 1
-    README.write_text(new, encoding="utf-8")
-    print("README course map updated from course.yml.")
+    print(f"Course map updated from course.yml in {', '.join(stale)}.")
     return 0
 
 
 def _release(args: argparse.Namespace) -> int:
     from opsbook.course.release import notebook_problems, release, tidy_notebook, translated_sources
-    from opsbook.course.translate import TranslationError
+    from opsbook.course.translate import DICTIONARY, TranslationError, render_dictionary_zh, translation_path
     from opsbook.grading.nbcourse import GradingError
 
     sources = sorted(SOLUTIONS.glob("*/*.ipynb"))
@@ -80,6 +89,11 @@ def _release(args: argparse.Namespace) -> int:
         if zh_sources:
             for path in release(ZH_SOURCES, NOTEBOOKS / "zh", keep=()):
                 print(f"released {shown(path)}")
+        if translation_path(DICTIONARY).is_file():
+            target = DOCS / "zh" / "data-dictionary.md"
+            target.parent.mkdir(exist_ok=True)
+            target.write_text(render_dictionary_zh(), encoding="utf-8")
+            print(f"wrote {shown(target)}")
     except (GradingError, TranslationError) as exc:
         print(exc, file=sys.stderr)
         return 1
@@ -147,7 +161,27 @@ def _sweep(args: argparse.Namespace) -> int:
 def _translate(args: argparse.Namespace) -> int:
     import nbformat
 
-    from opsbook.course.translate import load_translation, problems, write_skeleton
+    from opsbook.course.translate import (
+        DICTIONARY,
+        dictionary_problems,
+        load_translation,
+        problems,
+        write_dictionary_skeleton,
+        write_skeleton,
+    )
+
+    if args.id == "course":
+        from opsbook.course.manifest import write_course_translation
+
+        path, found = write_course_translation(check=args.check)
+        print("\n".join(found) if found else f"{shown(path)} is complete and current.")
+        return 1 if found else 0
+    if args.id == DICTIONARY:
+        if not args.check:
+            print(f"wrote {shown(write_dictionary_skeleton())}")
+        found = dictionary_problems()
+        print("\n".join(found) if found else "The Chinese data dictionary is complete and current.")
+        return 1 if found else 0
 
     source = nbformat.read(SOLUTIONS / args.id / f"{args.id}.ipynb", as_version=4)
     if not args.check:

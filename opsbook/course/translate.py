@@ -225,3 +225,69 @@ def _block_dumper() -> type:
     BlockDumper.add_representer(str, text)
     return BlockDumper
 
+
+
+# --------------------------------------------------------------------------- the data dictionary
+DICTIONARY = "dictionary"
+
+
+def dictionary_translation(language: str = LANGUAGE, root: Path = TRANSLATIONS) -> dict[str, str]:
+    """English sentence -> translation, for the data dictionary (``translations/<language>/dictionary.yml``)."""
+    import yaml
+
+    path = translation_path(DICTIONARY, language, root)
+    entries = yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else []
+    return {e["en"]: e["zh"] for e in entries or [] if e.get("zh") is not None}
+
+
+def dictionary_problems(language: str = LANGUAGE) -> list[str]:
+    """English sentences of the data dictionary without a translation, and translations of sentences gone."""
+    from opsbook.world.dictionary import dictionary_texts
+
+    texts, done = dictionary_texts(), dictionary_translation(language)
+    return ([f"not translated: {t[:70]!r}" for t in texts if t not in done]
+            + [f"no longer in the dictionary: {t[:70]!r}" for t in done if t not in texts])
+
+
+def render_dictionary_zh(language: str = LANGUAGE) -> str:
+    """The data dictionary of the default world in ``language`` (its world has the same tables and rows)."""
+    import json
+
+    from opsbook.paths import DATASETS
+    from opsbook.world.dictionary import render_dictionary
+
+    wrong = dictionary_problems(language)
+    if wrong:
+        raise TranslationError(f"{len(wrong)} problem(s) in the dictionary's translation:\n" + "\n".join(wrong))
+    done = dictionary_translation(language)
+    meta = json.loads((DATASETS / "world.json").read_text(encoding="utf-8"))
+    rows = _row_counts(DATASETS)
+    return render_dictionary({**meta, "locale": "zh_CN"}, rows, lambda text: done[text])
+
+
+def _row_counts(folder: Path) -> dict[str, int]:
+    """Rows of every table, read from the folder's own data dictionary (no need to load the tables)."""
+    import re
+
+    counts, table = {}, None
+    for line in (folder / "README.md").read_text(encoding="utf-8").splitlines():
+        if match := re.match(r"^## `(\w+)`$", line):
+            table = match.group(1)
+        elif table and (match := re.match(r"^- rows: ([\d,]+)$", line)):
+            counts[table] = int(match.group(1).replace(",", ""))
+    return counts
+
+
+def write_dictionary_skeleton(language: str = LANGUAGE) -> Path:
+    """(Re)write ``translations/<language>/dictionary.yml``: every sentence, translations kept where current."""
+    import yaml
+
+    from opsbook.world.dictionary import dictionary_texts
+
+    done = dictionary_translation(language)
+    path = translation_path(DICTIONARY, language)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    entries = [{"en": t, "zh": done.get(t)} for t in dictionary_texts()]
+    path.write_text(yaml.dump(entries, Dumper=_block_dumper(), allow_unicode=True, sort_keys=False, width=1000),
+                    encoding="utf-8")
+    return path

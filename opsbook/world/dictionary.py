@@ -3,10 +3,15 @@
 Only the world's public settings are printed (seed, size, period, locale,
 generator version): the planted-truth parameters of ``WorldConfig`` would
 give the exercises away, so they never reach the dictionary.
+
+Every sentence goes through ``translate`` (identity by default), as a template
+whose ``{fields}`` are filled in afterwards, so the Chinese edition's dictionary
+(``docs/zh/data-dictionary.md``) is this one with ``translations/zh/dictionary.yml``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, timedelta
 
 from opsbook import __version__
@@ -31,93 +36,112 @@ DATA_NOTES = (
 )
 
 
-def render_dictionary(meta: dict, row_counts: dict[str, int]) -> str:
+Translate = Callable[[str], str]
+
+
+def render_dictionary(meta: dict, row_counts: dict[str, int], translate: Translate = str) -> str:
     """The markdown data dictionary of a world.
 
     ``meta`` holds at least seed, n_users, days, start (ISO date) and locale, as
     in ``WorldConfig.as_dict()``, plus an optional generator_version (default:
     the opsbook version); any other key is ignored. ``row_counts`` maps every
-    table name to its number of rows.
+    table name to its number of rows. ``translate`` turns each English sentence
+    (a template) into the dictionary's language.
     """
-    parts = [_header(meta), _conventions(), _notes()]
-    parts += [_table_section(table, row_counts[table.name]) for table in TABLES.values()]
+    parts = [_header(meta, translate), _conventions(translate), _notes(translate)]
+    parts += [_table_section(table, row_counts[table.name], translate) for table in TABLES.values()]
     return "\n\n".join(parts) + "\n"
 
 
-def _header(meta: dict) -> str:
+def dictionary_texts() -> list[str]:
+    """Every English sentence the dictionary is made of (what a translation must cover)."""
+    seen: list[str] = []
+
+    def collect(text: str) -> str:
+        if text not in seen:
+            seen.append(text)
+        return text
+
+    render_dictionary({"seed": 0, "n_users": 0, "days": 1, "start": "2025-01-01", "locale": "en_US"},
+                      {name: 0 for name in TABLES}, collect)
+    return seen
+
+
+def _header(meta: dict, t: Translate) -> str:
     start = date.fromisoformat(str(meta["start"]))
     end = start + timedelta(days=int(meta["days"]))
     version = meta.get("generator_version", __version__)
     return "\n".join([
-        "# Data dictionary of the product world",
+        t("# Data dictionary of the product world"),
         "",
-        "A synthetic but consistent world of a content-and-commerce app: every table is an "
-        "observation of one behavioural simulation of its users, so the tables agree with each other.",
+        t("A synthetic but consistent world of a content-and-commerce app: every table is an observation of one "
+          "behavioural simulation of its users, so the tables agree with each other."),
         "",
-        "## How this world was generated",
+        t("## How this world was generated"),
         "",
-        f"- seed: `{meta['seed']}`",
-        f"- period: {start} to {end} (exclusive), {int(meta['days'])} days",
-        f"- locale of names and text: `{meta['locale']}`",
-        f"- generator version: `{version}`",
+        t("- seed: `{seed}`").format(seed=meta["seed"]),
+        t("- period: {start} to {end} (exclusive), {days} days").format(start=start, end=end, days=int(meta["days"])),
+        t("- locale of names and text: `{locale}`").format(locale=meta["locale"]),
+        t("- generator version: `{version}`").format(version=version),
         "",
-        "Regenerate it byte for byte (same pinned package versions) with",
+        t("Regenerate it byte for byte (same pinned package versions) with"),
         "",
         "```",
         f"opsbook world generate --seed {meta['seed']} --users {meta['n_users']} --days {meta['days']} "
         f"--locale {meta['locale']} --out DIR",
         "```",
         "",
-        "and check a folder against this dictionary and `MANIFEST.sha256` with `opsbook world validate DIR`. "
-        "Load it in Python with `opsbook.data.load_world(DATA_DIR)`.",
+        t("and check a folder against this dictionary and `MANIFEST.sha256` with `opsbook world validate DIR`. "
+          "Load it in Python with `opsbook.data.load_world(DATA_DIR)`."),
     ])
 
 
-def _conventions() -> str:
+def _conventions(t: Translate) -> str:
     return "\n".join([
-        "## Conventions",
+        t("## Conventions"),
         "",
-        f"- Times are business time ({TIMEZONE}, UTC+8) written without a zone as `YYYY-MM-DD HH:MM:SS`; "
-        "a day is a calendar day in that zone. Dates are `YYYY-MM-DD`.",
-        "- Ranges are half-open, `[start, end)`: the start is included, the end is not.",
-        "- Money is in CNY (yuan), with two decimals.",
-        "- Files are gzip-compressed UTF-8 CSV with a header line; an empty field is a missing value.",
-        "- Ids are positive integers; a column marked as a reference holds ids of another table.",
+        t("- Times are business time ({zone}, UTC+8) written without a zone as `YYYY-MM-DD HH:MM:SS`; a day is a "
+          "calendar day in that zone. Dates are `YYYY-MM-DD`.").format(zone=TIMEZONE),
+        t("- Ranges are half-open, `[start, end)`: the start is included, the end is not."),
+        t("- Money is in CNY (yuan), with two decimals."),
+        t("- Files are gzip-compressed UTF-8 CSV with a header line; an empty field is a missing value."),
+        t("- Ids are positive integers; a column marked as a reference holds ids of another table."),
     ])
 
 
-def _notes() -> str:
-    return "\n".join(["## Data notes", "", "What the data team tells every new analyst:", ""]
-                     + [f"- {note}" for note in DATA_NOTES])
+def _notes(t: Translate) -> str:
+    return "\n".join([t("## Data notes"), "", t("What the data team tells every new analyst:"), ""]
+                     + [f"- {t(note)}" for note in DATA_NOTES])
 
 
-def _table_section(table: Table, rows: int) -> str:
-    key = ", ".join(f"`{c}`" for c in table.primary_key) or "none (rows need not be unique)"
+def _table_section(table: Table, rows: int, t: Translate) -> str:
+    key = ", ".join(f"`{c}`" for c in table.primary_key) or t("none (rows need not be unique)")
     lines = [
         f"## `{table.name}`",
         "",
-        table.description,
+        t(table.description),
         "",
-        f"- file: `{table.filename}`",
-        f"- rows: {rows:,}",
-        f"- primary key: {key}",
+        t("- file: `{file}`").format(file=table.filename),
+        t("- rows: {rows:,}").format(rows=rows),
+        t("- primary key: {key}").format(key=key),
         "",
-        "| column | type | null? | allowed values / range | references | meaning |",
+        t("| column | type | null? | allowed values / range | references | meaning |"),
         "|---|---|---|---|---|---|",
     ]
-    lines += [_column_row(c) for c in table.columns]
+    lines += [_column_row(c, t) for c in table.columns]
     if table.rules:
-        lines += ["", "Rules (hold in every world; `opsbook world validate` checks them):", ""]
-        lines += [f"- {_cell(rule.text)}" for rule in table.rules]
+        lines += ["", t("Rules (hold in every world; `opsbook world validate` checks them):"), ""]
+        lines += [f"- {_cell(t(rule.text))}" for rule in table.rules]
     if table.notes:
-        lines += ["", "Notes (what to expect; not guaranteed row by row):", ""]
-        lines += [f"- {_cell(note)}" for note in table.notes]
+        lines += ["", t("Notes (what to expect; not guaranteed row by row):"), ""]
+        lines += [f"- {_cell(t(note))}" for note in table.notes]
     return "\n".join(lines)
 
 
-def _column_row(c: Column) -> str:
+def _column_row(c: Column, t: Translate) -> str:
     reference = f"`{c.references}`" if c.references else ""
-    cells = [f"`{c.name}`", DTYPES[c.dtype].word, "yes" if c.nullable else "no", _allowed(c), reference, c.description]
+    cells = [f"`{c.name}`", t(DTYPES[c.dtype].word), t("yes") if c.nullable else t("no"), _allowed(c), reference,
+             t(c.description)]
     return "| " + " | ".join(_cell(x) for x in cells) + " |"
 
 
