@@ -13,7 +13,7 @@ HUB_ARGS ?=
 PROXY := build/node_modules/.bin/configurable-http-proxy
 
 .DEFAULT_GOAL := help
-.PHONY: install help lab sandbox browser test test-fast data validate-data release course grade progress bench classroom \
+.PHONY: install help lab fonts sandbox browser test test-fast data validate-data release course grade progress bench classroom \
 	classroom-stop lock clean
 
 help: ## list the commands
@@ -36,8 +36,14 @@ LAB_LANG := $(LANG)
 unexport LANG
 endif
 
-lab: $(STAMP) ## install if needed, check the default world, open JupyterLab on notebooks/ (LANG=zh: in Chinese)
+lab: $(STAMP) fonts ## install if needed, check the default world, open JupyterLab on notebooks/ (LANG=zh: in Chinese)
 	$(BIN)/opsbook lab $(if $(LAB_LANG),--lang $(LAB_LANG)) $(LAB_ARGS)
+
+fonts: ## install a CJK font (Debian's fonts-noto-cjk) so charts can show Chinese, when missing (apt-get as root)
+	@fc-list 2>/dev/null | grep -q "Noto Sans CJK" || ls /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends fonts-noto-cjk; \
+	  else echo "No CJK font: Chinese chart labels will show as boxes (sudo apt-get install fonts-noto-cjk)"; fi; }
 
 sandbox: ## install bubblewrap, the sandbox of `opsbook class grade`, when missing (apt-get as root)
 	@command -v bwrap >/dev/null || { \
@@ -58,7 +64,7 @@ $(PROXY): package.json package-lock.json
 	  npm ci --prefix build --no-audit --no-fund --loglevel=error && touch $@; \
 	else echo "npm is missing (apt-get install npm): make classroom and the hub test need it"; fi
 
-test: $(STAMP) sandbox browser $(PROXY) ## run the whole test suite (creates .venv, installs bubblewrap, Chromium and the hub's proxy when missing)
+test: $(STAMP) sandbox browser fonts $(PROXY) ## run the whole test suite (creates .venv, installs bubblewrap, Chromium, a CJK font and the hub's proxy when missing)
 	$(BIN)/python -m pytest -n $(WORKERS) --dist loadgroup
 
 test-fast: $(STAMP) ## run the tests that do not execute notebooks or build whole worlds

@@ -70,8 +70,7 @@ def setup_notebook(lang: str = "en") -> str | None:
     pd.set_option("display.precision", 3)
 
     sns.set_theme(style="whitegrid", palette=PALETTE, context="notebook")
-    installed = {f.name for f in font_manager.fontManager.ttflist}
-    cjk = next((name for name in CJK_FONTS if name in installed), None)
+    cjk = cjk_font()
     mpl.rcParams.update({
         "figure.figsize": FIGSIZE,
         "figure.dpi": 100,
@@ -86,6 +85,27 @@ def setup_notebook(lang: str = "en") -> str | None:
     for category in (FutureWarning, UserWarning, RuntimeWarning):
         warnings.filterwarnings("once", category=category)
     return cjk
+
+
+# Where Linux distributions put CJK fonts (Debian/Ubuntu `fonts-noto-cjk`, `fonts-wqy-*`): matplotlib's font
+# cache is built once, so a font installed after that is added by file.
+CJK_FILES = ("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc", "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
+             "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")
+
+
+def cjk_font() -> str | None:
+    """The first font of ``CJK_FONTS`` matplotlib can use, registering a known font file if needed; else None."""
+    from pathlib import Path
+
+    from matplotlib import font_manager
+
+    installed = {f.name for f in font_manager.fontManager.ttflist}
+    if not installed.intersection(CJK_FONTS):
+        for path in CJK_FILES:
+            if Path(path).is_file():
+                font_manager.fontManager.addfont(path)
+        installed = {f.name for f in font_manager.fontManager.ttflist}
+    return next((name for name in CJK_FONTS if name in installed), None)
 
 
 def _register_magics() -> None:

@@ -60,3 +60,24 @@ def test_label_sets_title_and_axis_labels():
     assert label(ax, "DAU 日活", "day", "users") is ax
     assert (ax.get_title(), ax.get_xlabel(), ax.get_ylabel()) == ("DAU 日活", "day", "users")
     plt.close(fig)
+
+
+def test_a_chart_with_a_chinese_title_draws_every_glyph(restored):
+    """`make test` installs a CJK font (`make fonts`); Chinese titles and labels must not turn into boxes."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    font = setup_notebook(lang="zh")
+    assert font, "no CJK font: run `make fonts` (Debian's fonts-noto-cjk)"
+    fig, ax = plt.subplots()
+    label(ax, "日活（DAU）与月活：留存下降了吗？", "日期", "活跃用户（人）")
+    ax.plot([1, 2, 3], [3, 1, 2], label="次日留存")
+    ax.legend()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fig.canvas.draw()
+    plt.close(fig)
+    missing = [str(w.message) for w in caught if "missing from font" in str(w.message)]
+    assert not missing, missing[:3]
