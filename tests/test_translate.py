@@ -152,3 +152,26 @@ def test_the_chinese_world_is_the_default_simulation_with_chinese_text(tmp_path)
         assert en.select_dtypes("number").equals(zh.select_dtypes("number")), f"{table}: the numbers differ"
     users = pd.read_csv(tmp_path / "zh" / "users.csv.gz")
     assert users["name"].str.contains(r"[\u4e00-\u9fff]").mean() > 0.99, "Chinese names in the Chinese world"
+
+
+def test_the_chinese_notebooks_use_the_glossarys_chinese_terms():
+    """Each glossary term's Chinese form appears in the Chinese edition of the notebook that introduces it."""
+    import re
+
+    from opsbook.paths import DOCS, NOTEBOOKS
+
+    texts = {}
+    for path in sorted((NOTEBOOKS / "zh").glob("*/*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        texts[path.stem[:2]] = "\n".join(c.source for c in nb.cells)
+    assert len(texts) == len(COURSE_IDS), "every notebook has its Chinese edition in notebooks/zh/"
+    wrong = []
+    for line in (DOCS / "glossary.md").read_text(encoding="utf-8").splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) != 4 or not re.fullmatch(r"\d\d", cells[3]) or cells[3] not in texts:
+            continue
+        forms = [f.strip() for f in re.split(r"\s*/\s*", re.sub(r"[（(][^）)]*[）)]", "", cells[1])) if f.strip()]
+        chinese = [f for f in forms if re.search(r"[\u4e00-\u9fff]", f)]
+        if chinese and not any(f in texts[cells[3]] for f in chinese):
+            wrong.append(f"{cells[0]} ({' / '.join(chinese)}) is not in notebooks/zh/{cells[3]}_*")
+    assert not wrong, f"{len(wrong)} term(s):\n" + "\n".join(wrong[:40])
