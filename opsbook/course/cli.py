@@ -57,7 +57,12 @@ def _readme(args: argparse.Namespace) -> int:
         if not path.is_file():
             continue
         text = path.read_text(encoding="utf-8")
-        new = updated_readme(text, load_manifest(), lang)
+        try:
+            new = updated_readme(text, load_manifest(), lang)
+        except ValueError as exc:
+            print(f"{path.name}: {exc}", file=sys.stderr)
+            stale.append(path.name)
+            continue
         if new == text:
             continue
         stale.append(path.name)

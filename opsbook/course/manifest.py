@@ -106,7 +106,8 @@ def _translated(entry: Entry, lang: str) -> Entry:
     path = ROOT / "translations" / lang / "course.yml"
     texts = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}) if path.is_file() else {}
     mine = texts.get(entry.id)
-    if not mine or mine.get("en") != {"title": entry.title, "summary": entry.summary, "topics": list(entry.topics)}:
+    english = {"title": entry.title, "summary": entry.summary, "topics": list(entry.topics)}
+    if not mine or mine.get("en") != english or any(mine.get(key) is None for key in english):
         raise ValueError(f"translations/{lang}/course.yml: {entry.id} is missing or translates another English "
                          "(run `opsbook course translate course`)")
     return Entry(entry.id, mine["title"], entry.tables, " ".join(str(mine["summary"]).split()), entry.minutes,
