@@ -52,7 +52,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _readme(args: argparse.Namespace) -> int:
-    stale = []
+    stale, failed = [], False
     for path, lang in ((README, "en"), (README_ZH, "zh")):
         if not path.is_file():
             continue
@@ -61,7 +61,7 @@ def _readme(args: argparse.Namespace) -> int:
             new = updated_readme(text, load_manifest(), lang)
         except ValueError as exc:
             print(f"{path.name}: {exc}", file=sys.stderr)
-            stale.append(path.name)
+            failed = True
             continue
         if new == text:
             continue
@@ -69,13 +69,13 @@ def _readme(args: argparse.Namespace) -> int:
         if not args.check:
             path.write_text(new, encoding="utf-8")
     if not stale:
-        print("The README course maps are up to date.")
-        return 0
+        print("The README course maps are up to date." if not failed else "The other course maps are up to date.")
+        return 1 if failed else 0
     if args.check:
         print(f"Stale course map in {', '.join(stale)}: run `opsbook course readme`.", file=sys.stderr)
         return 1
     print(f"Course map updated from course.yml in {', '.join(stale)}.")
-    return 0
+    return 1 if failed else 0
 
 
 def _release(args: argparse.Namespace) -> int:
