@@ -3,7 +3,9 @@
 Every problem is written for a learner: it names the file, the column, the
 data row (row 1 is the first line after the header) and the offending value.
 Each check reports at most ``LIMIT`` rows, the last one saying how many more
-rows fail the same way.
+rows fail the same way. Messages are written in the current language
+(``opsbook.language``: English, or Chinese with ``OPSBOOK_LANG=zh``); the texts
+of both are in ``_TEXT``.
 """
 
 from __future__ import annotations
@@ -17,11 +19,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from opsbook import language
+
 from .io import MANIFEST, file_sha256, read_manifest, read_table
 from .schema import DTYPES, PAID_CHANNELS, TABLES, Column, Rule, Table
 
 LIMIT = 3
 REGENERATE = "`make data` regenerates the default world"
+"""How to repair the default world (English; ``_say("regenerate")`` gives it in the current language)."""
 
 READ_ERRORS = (OSError, EOFError, zlib.error, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError)
 """What reading a damaged ``.csv.gz`` raises (checked before a wrong value's ValueError)."""
@@ -29,6 +34,113 @@ READ_ERRORS = (OSError, EOFError, zlib.error, UnicodeDecodeError, pd.errors.Pars
 _PARSE_ERRORS = (ValueError, TypeError, OverflowError)
 _WHO = {"user_id": "user", "author_id": "author", "inviter_id": "inviter"}
 Frames = dict[str, pd.DataFrame]
+
+_TEXT = {
+    "regenerate": {"en": REGENERATE, "zh": "`make data` 会重新生成默认世界"},
+    "no_folder": {"en": "No world folder at {path}: {regenerate}, or give the folder with the *.csv.gz tables.",
+                  "zh": "{path} 处没有数据世界文件夹：{regenerate}，或者指定存放 *.csv.gz 数据表的文件夹。"},
+    "summary": {"en": "{count} problem(s) in the world at {data_dir}:",
+                "zh": "{data_dir} 处的数据世界有 {count} 个问题："},
+    # why a .csv.gz file cannot be read
+    "truncated": {"en": "the file ends early (the gzip data is truncated)",
+                  "zh": "文件提前结束了（gzip 数据被截断）"},
+    "not_gzip": {"en": "it is not valid gzip data ({error})", "zh": "它不是有效的 gzip 数据（{error}）"},
+    "not_utf8": {"en": "it is not UTF-8 text", "zh": "它不是 UTF-8 文本"},
+    "empty_file": {"en": "it is empty, without even a header line", "zh": "它是空的，连表头行都没有"},
+    "no_column": {"en": "column {error} is missing", "zh": "缺少列 {error}"},
+    # a header that differs from the schema
+    "missing_column": {"en": "missing column {column}", "zh": "缺少列 {column}"},
+    "extra_column": {"en": "unexpected column {column}", "zh": "多出了列 {column}"},
+    "separator": {"en": "; ", "zh": "；"},
+    "out_of_order": {"en": "columns are out of order, expected: {expected}", "zh": "列的顺序不对，应为：{expected}"},
+    # files and checksums
+    "manifest_unreadable": {"en": "{manifest} cannot be read ({error}); {regenerate}.",
+                            "zh": "{manifest} 无法读取（{error}）；{regenerate}。"},
+    "not_listed": {"en": "{name} is not listed in {manifest}, so it cannot be checked; {regenerate}.",
+                   "zh": "{name} 没有列在 {manifest} 中，因此无法校验；{regenerate}。"},
+    "listed_missing": {"en": "{name} is listed in {manifest} but missing; {regenerate}.",
+                       "zh": "{name} 列在 {manifest} 中，但文件不存在；{regenerate}。"},
+    "changed": {"en": "{name} changed since the world was generated (its sha256 differs from {manifest}); "
+                      "{regenerate}.",
+                "zh": "{name} 在世界生成之后被改动过（它的 sha256 与 {manifest} 中的不一致）；{regenerate}。"},
+    "file_missing": {"en": "{file} is missing from {data_dir}; {regenerate}.",
+                     "zh": "{data_dir} 中缺少 {file}；{regenerate}。"},
+    "bad_header": {"en": "{file}: {header}; {regenerate}.", "zh": "{file}：{header}；{regenerate}。"},
+    "unreadable": {"en": "{file} cannot be read: {reason}; {regenerate}.",
+                   "zh": "{file} 无法读取：{reason}；{regenerate}。"},
+    # one row's problem: where, then what
+    "column": {"en": "column", "zh": "列"},
+    "columns": {"en": "columns", "zh": "列"},
+    "row": {"en": "{file}, {label} {column}, row {row}: {what}", "zh": "{file}，{label} {column}，第 {row} 行：{what}"},
+    "more_rows": {"en": "{message} (and {more:,} more rows like this)",
+                  "zh": "{message}（另有 {more:,} 行同样的问题）"},
+    # values and keys
+    "not_kind": {"en": "'{value}' is not {kind}", "zh": "'{value}' 不是{kind}"},
+    "empty": {"en": "empty, but every row needs a value", "zh": "为空，但每一行都必须有值"},
+    "not_allowed": {"en": "'{value}' is not one of: {allowed}", "zh": "'{value}' 不是允许的取值之一：{allowed}"},
+    "below": {"en": "{value} is below the minimum {minimum:g}", "zh": "{value} 小于最小值 {minimum:g}"},
+    "above": {"en": "{value} is above the maximum {maximum:g}", "zh": "{value} 大于最大值 {maximum:g}"},
+    "repeated_key": {"en": "{values} repeats an earlier row (the key must be unique)",
+                     "zh": "{values} 与前面的某一行重复（主键必须唯一）"},
+    "no_parent": {"en": "{noun} {value} is not in {parent}.csv.gz", "zh": "{parent}.csv.gz 中没有 {key} = {value}"},
+    # the rules between tables
+    "user": {"en": "user", "zh": "用户"},
+    "author": {"en": "author", "zh": "作者"},
+    "inviter": {"en": "inviter", "zh": "邀请人"},
+    "before_signup": {"en": "{time} is before {who} {user} signed up at {joined}",
+                      "zh": "{time} 早于{who} {user} 的注册时间 {joined}"},
+    "no_referrer": {"en": "empty, but channel is 'referral' (a referred user has a referrer)",
+                    "zh": "为空，但 channel 是 'referral'（被邀请来的用户一定有邀请人）"},
+    "stray_referrer": {"en": "{referrer} is set, but channel is '{channel}' (only referral users have a referrer)",
+                       "zh": "值为 {referrer}，但 channel 是 '{channel}'（只有 referral 渠道的用户才有邀请人）"},
+    "repeated": {"en": "{values} repeats an earlier row ({rule})", "zh": "{values} 与前面的某一行重复（{rule}）"},
+    "invite_after_signup": {"en": "user {user} signed up at {joined}, before this invite was sent at {sent}",
+                            "zh": "用户 {user} 在 {joined} 注册，早于这条邀请的发送时间 {sent}"},
+    "contact": {"en": "'{contact}' is not the masked phone '{expected}' of user {user}",
+                "zh": "'{contact}' 不是用户 {user} 脱敏后的手机号 '{expected}'"},
+    "installs": {"en": "{installs} installs, but {count} users of this channel signed up that day",
+                 "zh": "installs 为 {installs}，但当天有 {count} 个该渠道的用户注册"},
+    "not_after": {"en": "{end} is not after {start_column} {start}", "zh": "{end} 不晚于 {start_column} {start}"},
+    "editorial": {"en": "the editorial team", "zh": "编辑团队"},
+    "by_user": {"en": "user {author}", "zh": "用户 {author}"},
+    "post_content": {"en": "post event of user {user} at {time} names content {content}, created by {by} at {created}",
+                     "zh": "用户 {user} 在 {time} 的 post 事件指向内容 {content}，而该内容的创建者是{by}，"
+                           "创建时间 {created}"},
+    "official": {"en": "{official}, but author_id is {author}", "zh": "值为 {official}，但 author_id {author}"},
+    "no_author": {"en": "empty", "zh": "为空"},
+    "an_author": {"en": "{author}", "zh": "是 {author}"},
+    "target_late": {"en": "user {user} signed up at {joined}, not before the campaign started at {start}",
+                    "zh": "用户 {user} 在 {joined} 注册，并不早于活动的开始时间 {start}"},
+    "before_thread": {"en": "{time} is before thread {thread} was posted at {created}",
+                      "zh": "{time} 早于话题 {thread} 的发布时间 {created}"},
+    "not_member": {"en": "user {user} was not a member of group {group} at {time}",
+                   "zh": "用户 {user} 在 {time} 不是群 {group} 的成员"},
+    "no_target": {"en": "{kind} {target} does not exist", "zh": "{kind} {target} 不存在"},
+    "before_posted": {"en": "{at} is before {kind} {target} was posted at {posted}",
+                      "zh": "{at} 早于 {kind} {target} 的发布时间 {posted}"},
+    "no_tier": {"en": "empty, but the lead was kept (every kept lead is scored)",
+                "zh": "为空，但这条线索被保留了（每条保留的线索都有评分）"},
+    "stray_tier": {"en": "'{tier}' is set, but the lead was dropped as '{status}'",
+                   "zh": "值为 '{tier}'，但这条线索已作为 '{status}' 被剔除"},
+    "dropped_followed": {"en": "a dropped lead ('{status}') was followed up",
+                         "zh": "被剔除的线索（'{status}'）却被跟进了"},
+    "followup_early": {"en": "{follow} is before the lead was created at {created}",
+                       "zh": "{follow} 早于线索的创建时间 {created}"},
+    "converted_early": {"en": "{converted} is not after a follow-up (first_followup_time {follow})",
+                        "zh": "{converted} 不在跟进之后（first_followup_time 为 {follow}）"},
+    "amount": {"en": "{amount}, but converted_time is {converted} (amount is set exactly when the lead converted)",
+               "zh": "值为 {amount}，但 converted_time 是 {converted}（当且仅当线索成交时 amount 才有值）"},
+}
+"""Every message of the validator, in English and Chinese (``str.format`` templates)."""
+
+_EXPECTS_ZH = {"int": "整数", "Int": "整数（或留空）", "float": "数字", "bool": "布尔值 True 或 False",
+               "datetime": "形如 2025-01-31 08:05:00 的时间", "date": "形如 2025-01-31 的日期"}
+"""``DTYPES[...].expects`` in Chinese, by dtype."""
+
+
+def _say(key: str, /, **fields: object) -> str:
+    """Message ``key`` of ``_TEXT`` in the current language, filled in with ``fields``."""
+    return language.pick(_TEXT[key], **fields)
 
 
 @dataclass(frozen=True)
@@ -74,7 +186,7 @@ def check_world(data_dir: Path, check_manifest: bool = True) -> None:
 
 def format_problems(problems: list[Problem], data_dir: Path) -> str:
     """A short multi-line summary of ``problems``, one per line."""
-    lines = [f"{len(problems)} problem(s) in the world at {data_dir}:"]
+    lines = [_say("summary", count=len(problems), data_dir=data_dir)]
     lines += [f"  - {p}" for p in problems]
     return "\n".join(lines)
 
@@ -83,7 +195,7 @@ def run_checks(data_dir: Path, check_manifest: bool = True) -> Report:
     """Check files, checksums, every column, keys and the rules between tables."""
     data_dir = Path(data_dir)
     if not data_dir.is_dir():
-        message = f"No world folder at {data_dir.resolve()}: {REGENERATE}, or give the folder with the *.csv.gz tables."
+        message = _say("no_folder", path=data_dir.resolve(), regenerate=_say("regenerate"))
         return Report([Problem(str(data_dir), message)], {})
     problems = _check_manifest(data_dir) if check_manifest else []
     frames: dict[str, pd.DataFrame] = {}
@@ -100,15 +212,15 @@ def run_checks(data_dir: Path, check_manifest: bool = True) -> Report:
 def describe_read_error(exc: BaseException) -> str:
     """Say in words why a ``.csv.gz`` file could not be read."""
     if isinstance(exc, EOFError):
-        return "the file ends early (the gzip data is truncated)"
+        return _say("truncated")
     if isinstance(exc, (gzip.BadGzipFile, zlib.error)):
-        return f"it is not valid gzip data ({exc})"
+        return _say("not_gzip", error=exc)
     if isinstance(exc, UnicodeDecodeError):
-        return "it is not UTF-8 text"
+        return _say("not_utf8")
     if isinstance(exc, pd.errors.EmptyDataError):
-        return "it is empty, without even a header line"
+        return _say("empty_file")
     if isinstance(exc, KeyError):
-        return f"column {exc} is missing"
+        return _say("no_column", error=exc)
     return str(exc)
 
 
@@ -119,8 +231,8 @@ def compare_header(found: list[str], table: Table) -> str | None:
         return None
     missing = [c for c in expected if c not in found]
     extra = [c for c in found if c not in expected]
-    parts = [f"missing column {c}" for c in missing] + [f"unexpected column {c}" for c in extra]
-    return "; ".join(parts) or f"columns are out of order, expected: {', '.join(expected)}"
+    parts = [_say("missing_column", column=c) for c in missing] + [_say("extra_column", column=c) for c in extra]
+    return _say("separator").join(parts) or _say("out_of_order", expected=", ".join(expected))
 
 
 def _check_manifest(data_dir: Path) -> list[Problem]:
@@ -129,20 +241,22 @@ def _check_manifest(data_dir: Path) -> list[Problem]:
     try:
         expected = read_manifest(data_dir)
     except (ValueError, UnicodeDecodeError) as exc:
-        return [Problem(MANIFEST, f"{MANIFEST} cannot be read ({exc}); {REGENERATE}.")]
+        return [Problem(MANIFEST, _say("manifest_unreadable", manifest=MANIFEST, error=exc,
+                                       regenerate=_say("regenerate")))]
     tables = {t.filename for t in TABLES.values()}
     problems = [
-        Problem(name, f"{name} is not listed in {MANIFEST}, so it cannot be checked; {REGENERATE}.")
+        Problem(name, _say("not_listed", name=name, manifest=MANIFEST, regenerate=_say("regenerate")))
         for name in sorted(tables - expected.keys())
     ]
     for name, digest in expected.items():
         path = data_dir / name
         if not path.exists():
             if name not in tables:  # a missing table is reported by its own check
-                problems.append(Problem(name, f"{name} is listed in {MANIFEST} but missing; {REGENERATE}."))
+                problems.append(Problem(name, _say("listed_missing", name=name, manifest=MANIFEST,
+                                                   regenerate=_say("regenerate"))))
         elif file_sha256(path) != digest:
-            problems.append(Problem(name, f"{name} changed since the world was generated "
-                                          f"(its sha256 differs from {MANIFEST}); {REGENERATE}."))
+            problems.append(Problem(name, _say("changed", name=name, manifest=MANIFEST,
+                                               regenerate=_say("regenerate"))))
     return problems
 
 
@@ -150,14 +264,15 @@ def _load(data_dir: Path, table: Table) -> tuple[pd.DataFrame | None, list[Probl
     """Read one table with typed columns, or None when it cannot be checked further."""
     path, file = data_dir / table.filename, table.filename
     if not path.is_file():
-        return None, [Problem(file, f"{file} is missing from {data_dir}; {REGENERATE}.")]
+        return None, [Problem(file, _say("file_missing", file=file, data_dir=data_dir, regenerate=_say("regenerate")))]
     try:
         header = compare_header(list(pd.read_csv(path, nrows=0).columns), table)
         if header:
-            return None, [Problem(file, f"{file}: {header}; {REGENERATE}.")]
+            return None, [Problem(file, _say("bad_header", file=file, header=header, regenerate=_say("regenerate")))]
         df, problems, unparsed = _read(path, table)
     except READ_ERRORS as exc:
-        return None, [Problem(file, f"{file} cannot be read: {describe_read_error(exc)}; {REGENERATE}.")]
+        return None, [Problem(file, _say("unreadable", file=file, reason=describe_read_error(exc),
+                                         regenerate=_say("regenerate")))]
     return df, problems + _check_columns(df, table, unparsed) + _check_primary_key(df, table)
 
 
@@ -178,9 +293,9 @@ def _parse_raw(path: Path, table: Table) -> tuple[pd.DataFrame, list[Problem], d
     for column in table.columns:
         text = raw[column.name]
         df[column.name], unparsed[column.name] = _parse_column(text, column)
-        kind = DTYPES[column.dtype].expects
+        kind = language.pick({"en": DTYPES[column.dtype].expects or "", "zh": _EXPECTS_ZH.get(column.dtype, "")})
         problems += _rows(table.filename, column.name, unparsed[column.name],
-                          lambda i, text=text, kind=kind: f"'{text.iat[i]}' is not {kind}")
+                          lambda i, text=text, kind=kind: _say("not_kind", value=text.iat[i], kind=kind))
     return df, problems, unparsed
 
 
@@ -211,18 +326,19 @@ def _check_columns(df: pd.DataFrame, table: Table, unparsed: dict[str, np.ndarra
         values = df[c.name]
         if not c.nullable:
             empty = _flags(values.isna()) & ~unparsed.get(c.name, np.zeros(len(df), dtype=bool))
-            problems += _rows(file, c.name, empty, lambda i: "empty, but every row needs a value")
+            problems += _rows(file, c.name, empty, lambda i: _say("empty"))
         if c.values is not None:
             outside = values.notna() & ~values.isin(c.values)
             allowed = ", ".join(c.values)
             problems += _rows(file, c.name, outside,
-                              lambda i, values=values, allowed=allowed: f"'{values.iat[i]}' is not one of: {allowed}")
+                              lambda i, values=values, allowed=allowed: _say("not_allowed", value=values.iat[i],
+                                                                             allowed=allowed))
         if c.minimum is not None:
             problems += _rows(file, c.name, values < c.minimum,
-                              lambda i, values=values, c=c: f"{values.iat[i]} is below the minimum {c.minimum:g}")
+                              lambda i, values=values, c=c: _say("below", value=values.iat[i], minimum=c.minimum))
         if c.maximum is not None:
             problems += _rows(file, c.name, values > c.maximum,
-                              lambda i, values=values, c=c: f"{values.iat[i]} is above the maximum {c.maximum:g}")
+                              lambda i, values=values, c=c: _say("above", value=values.iat[i], maximum=c.maximum))
     return problems
 
 
@@ -234,7 +350,7 @@ def _check_primary_key(df: pd.DataFrame, table: Table) -> list[Problem]:
 
     def describe(i: int) -> str:
         values = ", ".join(f"{k}={key[k].iat[i]}" for k in table.primary_key)
-        return f"{values} repeats an earlier row (the key must be unique)"
+        return _say("repeated_key", values=values)
 
     return _rows(table.filename, ", ".join(table.primary_key), repeated, describe)
 
@@ -253,8 +369,8 @@ def _check_foreign_keys(frames: dict[str, pd.DataFrame]) -> list[Problem]:
             missing = values.notna() & ~values.isin(frames[parent][key].dropna())
             noun = key.removesuffix("_id")
             problems += _rows(table.filename, c.name, missing,
-                              lambda i, noun=noun, values=values, parent=parent:
-                              f"{noun} {values.iat[i]} is not in {parent}.csv.gz")
+                              lambda i, noun=noun, key=key, values=values, parent=parent:
+                              _say("no_parent", noun=noun, key=key, value=values.iat[i], parent=parent))
     return problems
 
 
@@ -288,9 +404,9 @@ def _after_signup(frames: Frames, table: Table, rule: Rule) -> list[Problem]:
     df = frames[table.name]
     users, times = df[user_column], df[time_column]
     joined = users.map(_signup_times(frames["users"]))
-    who = _WHO.get(user_column, "user")
+    who = _say(_WHO.get(user_column, "user"))
     return _rows(table.filename, time_column, times < joined,
-                 lambda i: f"{times.iat[i]} is before {who} {users.iat[i]} signed up at {joined.iat[i]}")
+                 lambda i: _say("before_signup", time=times.iat[i], who=who, user=users.iat[i], joined=joined.iat[i]))
 
 
 def _referrer_iff_referral(frames: Frames, table: Table, rule: Rule) -> list[Problem]:
@@ -299,9 +415,9 @@ def _referrer_iff_referral(frames: Frames, table: Table, rule: Rule) -> list[Pro
     has = users["referrer_id"].notna()
     channel, referrer = users["channel"], users["referrer_id"]
     return _rows(table.filename, "referrer_id", referral & ~has,
-                 lambda i: "empty, but channel is 'referral' (a referred user has a referrer)") + _rows(
+                 lambda i: _say("no_referrer")) + _rows(
         table.filename, "referrer_id", has & ~referral,
-        lambda i: f"{referrer.iat[i]} is set, but channel is '{channel.iat[i]}' (only referral users have a referrer)",
+        lambda i: _say("stray_referrer", referrer=referrer.iat[i], channel=channel.iat[i]),
     )
 
 
@@ -311,7 +427,7 @@ def _unique(frames: Frames, table: Table, rule: Rule) -> list[Problem]:
 
     def describe(i: int) -> str:
         values = ", ".join(f"{k}={key[k].iat[i]}" for k in rule.args)
-        return f"{values} repeats an earlier row ({rule.text})"
+        return _say("repeated", values=values, rule=_rule_text(rule.text))
 
     return _rows(table.filename, ", ".join(rule.args), repeated, describe)
 
@@ -324,7 +440,7 @@ def _invitee_after_invite(frames: Frames, table: Table, rule: Rule) -> list[Prob
     joined = invitee.map(_signup_times(frames["users"]))
     return _rows(
         table.filename, "signed_up_user_id", joined < sent,
-        lambda i: f"user {invitee.iat[i]} signed up at {joined.iat[i]}, before this invite was sent at {sent.iat[i]}",
+        lambda i: _say("invite_after_signup", user=invitee.iat[i], joined=joined.iat[i], sent=sent.iat[i]),
     )
 
 
@@ -341,7 +457,7 @@ def _invitee_contact_matches(frames: Frames, table: Table, rule: Rule) -> list[P
     expected = invitee.map(mask_phone(_lookup(frames, "users", "user_id", "phone")))
     wrong = expected.notna() & (contact != expected)
     return _rows(table.filename, "invitee_contact", wrong,
-                 lambda i: f"'{contact.iat[i]}' is not the masked phone '{expected.iat[i]}' of user {invitee.iat[i]}")
+                 lambda i: _say("contact", contact=contact.iat[i], expected=expected.iat[i], user=invitee.iat[i]))
 
 
 def _paid_funnel(frames: Frames, table: Table, rule: Rule) -> list[Problem]:
@@ -365,8 +481,7 @@ def _signups_within_installs(frames: Frames, table: Table, rule: Rule) -> list[P
     count = pd.Series(signups.reindex(key).fillna(0).to_numpy(), index=spend.index)
     installs = spend["installs"]
     return _rows(table.filename, "installs", count > installs,
-                 lambda i: f"{installs.iat[i]} installs, but {int(count.iat[i])} users of this channel signed up "
-                           "that day")
+                 lambda i: _say("installs", installs=installs.iat[i], count=int(count.iat[i])))
 
 
 def _ends_after_start(frames: Frames, table: Table, rule: Rule) -> list[Problem]:
@@ -374,7 +489,7 @@ def _ends_after_start(frames: Frames, table: Table, rule: Rule) -> list[Problem]
     start_column, end_column = rule.args
     start, end = df[start_column], df[end_column]
     return _rows(table.filename, end_column, end <= start,
-                 lambda i: f"{end.iat[i]} is not after {start_column} {start.iat[i]}")
+                 lambda i: _say("not_after", end=end.iat[i], start_column=start_column, start=start.iat[i]))
 
 
 def _post_matches_content(frames: Frames, table: Table, rule: Rule) -> list[Problem]:
@@ -388,9 +503,9 @@ def _post_matches_content(frames: Frames, table: Table, rule: Rule) -> list[Prob
     cid, user = events["content_id"], events["user_id"]
 
     def describe(i: int) -> str:
-        by = "the editorial team" if pd.isna(author.iat[i]) else f"user {int(author.iat[i])}"
-        return (f"post event of user {user.iat[i]} at {events['event_time'].iat[i]} names content {cid.iat[i]}, "
-                f"created by {by} at {created.iat[i]}")
+        by = _say("editorial") if pd.isna(author.iat[i]) else _say("by_user", author=int(author.iat[i]))
+        return _say("post_content", user=user.iat[i], time=events["event_time"].iat[i], content=cid.iat[i], by=by,
+                    created=created.iat[i])
 
     return _rows(table.filename, "content_id", post & ~ok, describe)
 
@@ -399,8 +514,8 @@ def _official_iff_no_author(frames: Frames, table: Table, rule: Rule) -> list[Pr
     content = frames[table.name]
     official, no_author = content["is_official"], content["author_id"].isna()
     return _rows(table.filename, "is_official", official != no_author,
-                 lambda i: f"{official.iat[i]}, but author_id is "
-                           f"{'empty' if no_author.iat[i] else content['author_id'].iat[i]}")
+                 lambda i: _say("official", official=official.iat[i], author=_say("no_author") if no_author.iat[i]
+                                else _say("an_author", author=content["author_id"].iat[i])))
 
 
 def _targets_signed_up(frames: Frames, table: Table, rule: Rule) -> list[Problem]:
@@ -411,8 +526,7 @@ def _targets_signed_up(frames: Frames, table: Table, rule: Rule) -> list[Problem
     joined = targets["user_id"].map(_signup_times(frames["users"]))
     user = targets["user_id"]
     return _rows(table.filename, "user_id", joined >= start,
-                 lambda i: f"user {user.iat[i]} signed up at {joined.iat[i]}, not before the campaign started at "
-                           f"{start.iat[i]}")
+                 lambda i: _say("target_late", user=user.iat[i], joined=joined.iat[i], start=start.iat[i]))
 
 
 def _after_thread(frames: Frames, table: Table, rule: Rule) -> list[Problem]:
@@ -423,7 +537,8 @@ def _after_thread(frames: Frames, table: Table, rule: Rule) -> list[Problem]:
     created = df["thread_id"].map(_lookup(frames, "threads", "thread_id", "created_time"))
     times = df[time_column]
     return _rows(table.filename, time_column, times < created,
-                 lambda i: f"{times.iat[i]} is before thread {df['thread_id'].iat[i]} was posted at {created.iat[i]}")
+                 lambda i: _say("before_thread", time=times.iat[i], thread=df["thread_id"].iat[i],
+                                created=created.iat[i]))
 
 
 def _member_at_time(frames: Frames, table: Table, rule: Rule) -> list[Problem]:
@@ -442,8 +557,8 @@ def _member_at_time(frames: Frames, table: Table, rule: Rule) -> list[Problem]:
     inside = (found["join_time"] <= found["time"]) & still_in
     found["group_id"] = found["group_id"].astype("Int64")
     return _rows(table.filename, user_column, ~inside.fillna(False).to_numpy(),
-                 lambda i: f"user {rows['user_id'].iat[i]} was not a member of group {found['group_id'].iat[i]} "
-                           f"at {rows['time'].iat[i]}")
+                 lambda i: _say("not_member", user=rows["user_id"].iat[i], group=found["group_id"].iat[i],
+                                time=rows["time"].iat[i]))
 
 
 def _moderated_target(frames: Frames, table: Table, rule: Rule) -> list[Problem]:
@@ -460,20 +575,20 @@ def _moderated_target(frames: Frames, table: Table, rule: Rule) -> list[Problem]
     kind, target, at = actions["target_type"], actions["target_id"], actions["action_time"]
     missing = known & posted.isna() & kind.isin(["thread", "reply"])
     return _rows(table.filename, "target_id", missing,
-                 lambda i: f"{kind.iat[i]} {target.iat[i]} does not exist") + _rows(
+                 lambda i: _say("no_target", kind=kind.iat[i], target=target.iat[i])) + _rows(
         table.filename, "action_time", at < posted,
-        lambda i: f"{at.iat[i]} is before {kind.iat[i]} {target.iat[i]} was posted at {posted.iat[i]}")
+        lambda i: _say("before_posted", at=at.iat[i], kind=kind.iat[i], target=target.iat[i], posted=posted.iat[i]))
 
 
 def _kept_leads_only(frames: Frames, table: Table, rule: Rule) -> list[Problem]:
     leads = frames[table.name]
     kept, status = leads["clean_status"] == "kept", leads["clean_status"]
     return _rows(table.filename, "tier", kept & leads["tier"].isna(),
-                 lambda i: "empty, but the lead was kept (every kept lead is scored)") + _rows(
+                 lambda i: _say("no_tier")) + _rows(
         table.filename, "tier", ~kept & leads["tier"].notna(),
-        lambda i: f"'{leads['tier'].iat[i]}' is set, but the lead was dropped as '{status.iat[i]}'") + _rows(
+        lambda i: _say("stray_tier", tier=leads["tier"].iat[i], status=status.iat[i])) + _rows(
         table.filename, "first_followup_time", ~kept & leads["first_followup_time"].notna(),
-        lambda i: f"a dropped lead ('{status.iat[i]}') was followed up")
+        lambda i: _say("dropped_followed", status=status.iat[i]))
 
 
 def _lead_order(frames: Frames, table: Table, rule: Rule) -> list[Problem]:
@@ -482,12 +597,11 @@ def _lead_order(frames: Frames, table: Table, rule: Rule) -> list[Problem]:
     amount = leads["amount"]
     return (
         _rows(table.filename, "first_followup_time", follow < created,
-              lambda i: f"{follow.iat[i]} is before the lead was created at {created.iat[i]}")
+              lambda i: _say("followup_early", follow=follow.iat[i], created=created.iat[i]))
         + _rows(table.filename, "converted_time", converted.notna() & ~(converted >= follow).fillna(False),
-                lambda i: f"{converted.iat[i]} is not after a follow-up (first_followup_time {follow.iat[i]})")
+                lambda i: _say("converted_early", converted=converted.iat[i], follow=follow.iat[i]))
         + _rows(table.filename, "amount", converted.notna() != amount.notna(),
-                lambda i: f"{amount.iat[i]}, but converted_time is {converted.iat[i]} (amount is set exactly "
-                          "when the lead converted)")
+                lambda i: _say("amount", amount=amount.iat[i], converted=converted.iat[i]))
     )
 
 
@@ -520,12 +634,40 @@ def _flags(mask: pd.Series) -> np.ndarray:
 def _rows(file: str, column: str, mask: pd.Series | np.ndarray, describe: Callable[[int], str]) -> list[Problem]:
     """One problem per flagged row (0-based positions), at most ``LIMIT``."""
     positions = np.flatnonzero(_flags(mask))
-    label = "columns" if ", " in column else "column"
+    label = _say("columns" if ", " in column else "column")
     problems = [
-        Problem(file, f"{file}, {label} {column}, row {i + 1}: {describe(int(i))}", column, int(i) + 1)
+        Problem(file, _say("row", file=file, label=label, column=column, row=i + 1, what=describe(int(i))), column,
+                int(i) + 1)
         for i in positions[:LIMIT]
     ]
     if len(positions) > LIMIT:
-        problems[-1] = replace(problems[-1], message=f"{problems[-1].message} "
-                                                     f"(and {len(positions) - LIMIT:,} more rows like this)")
+        problems[-1] = replace(problems[-1], message=_say("more_rows", message=problems[-1].message,
+                                                          more=len(positions) - LIMIT))
     return problems
+
+
+def _rule_text(text: str) -> str:
+    """A schema rule's sentence in the current language: its translation in the Chinese data dictionary
+    (``translations/zh/dictionary.yml``) when there is one, else the English."""
+    if language.get() == "en":
+        return text
+    translated = _dictionary_translation(language.get()).get(text)
+    return translated.rstrip("。") if translated else text
+
+
+_DICTIONARIES: dict[str, dict[str, str]] = {}
+
+
+def _dictionary_translation(lang: str) -> dict[str, str]:
+    """English sentence -> translation of the data dictionary of ``lang`` (empty when it cannot be read)."""
+    if lang not in _DICTIONARIES:
+        import yaml
+
+        from opsbook.paths import ROOT
+
+        try:
+            entries = yaml.safe_load((ROOT / "translations" / lang / "dictionary.yml").read_text(encoding="utf-8"))
+            _DICTIONARIES[lang] = {e["en"]: e["zh"] for e in entries or [] if e.get("zh")}
+        except (OSError, ValueError, yaml.YAMLError, TypeError, KeyError):
+            _DICTIONARIES[lang] = {}
+    return _DICTIONARIES[lang]
