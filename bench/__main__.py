@@ -13,7 +13,8 @@ def main() -> None:
     parser.add_argument("--only", choices=("world", "grading", "class"), action="append",
                         help="run only these benchmarks (repeatable; default: all)")
     parser.add_argument("--class-sizes", default="25,50", metavar="N,N",
-                        help="class sizes for the class-grading table (default 25,50; add 100 for the full table)")
+                        help="class sizes for the class-grading table: serial nbgrader, the local pool and a "
+                             "2-worker Dask cluster on the same class (default 25,50)")
     args = parser.parse_args()
     only = set(args.only or ("world", "grading", "class"))
     if "world" in only:

@@ -6,10 +6,11 @@ folder). In headless Chromium the instructor releases 01_metrics from the formgr
 in, fetches it in the assignment list, puts the reference answers in through the Jupyter contents API of
 their server and submits in the assignment list; two more log in and fetch and submit through their
 servers' REST API, one with half the answers, one with none. The instructor collects in the formgrader;
-``opsbook class grade`` grades on per-student worlds (``opsbook class worlds``, generated meanwhile at the
-generator's smallest size); ``opsbook class feedback`` writes the feedback and ``nbgrader release_feedback``
-releases it; the first student fetches it in the assignment list and reads their points, and no hidden
-test, in the browser. ``stop`` must then leave no account, process, group, exchange or changed permission.
+``opsbook class grade`` grades on per-student worlds (``opsbook class worlds``, made first at the
+generator's smallest size; each student's server is pointed at its own); ``opsbook class feedback``
+writes the feedback and ``nbgrader release_feedback`` releases it; the first student fetches it in the
+assignment list and reads their points, and no hidden test, in the browser. ``stop`` must then leave no
+account, process, group, exchange or changed permission.
 The whole test has a budget of 5 minutes. It needs root (accounts, the grading sandbox).
 """
 
@@ -37,13 +38,60 @@ from browser import Deadline, chromium, new_page, require_chromium, screenshots_
 
 from opsbook.paths import ROOT, SOLUTIONS
 
-pytestmark = [pytest.mark.hub, pytest.mark.browser, pytest.mark.slow]
-
 ASSIGNMENT = "01_metrics"
 BUDGET = 300
 BIN = Path(sys.executable).parent
 
 
+# ----------------------------------------------------------------------------- fast: the pieces
+def test_the_roster_gives_linux_accounts_and_passwords(tmp_path):
+    from opsbook.classroom.hub import ClassroomError, read_roster
+
+    roster = tmp_path / "students.csv"
+    roster.write_text("id,first_name,last_name,email,password\nana,A,L,a@x,secret-1\nben,B,W,b@x,\n")
+    ana, ben, teacher = read_roster(roster, "lee")
+    assert (ana.name, ana.role, ana.password) == ("ana", "student", "secret-1")
+    assert ben.password and ben.password != ana.password and (teacher.name, teacher.role) == ("lee", "instructor")
+    for text, why in (("id\nAna\n", "Linux user names"), ("id\nana\nana\n", "twice"), ("id\nlee\n", "twice"),
+                      ("id,password\nana,a:b\n", "':'"), ("name\nana\n", "no student")):
+        roster.write_text(text)
+        with pytest.raises(ClassroomError, match=why):
+            read_roster(roster, "lee")
+
+
+def test_each_role_gets_its_settings_and_the_hub_its_configuration(tmp_path):
+    from types import SimpleNamespace
+
+    from traitlets.config import Config
+
+    from opsbook.classroom.hub import PROXY, configure, pre_spawn
+
+    record = tmp_path / "classroom.json"
+    settings = {"ip": "127.0.0.1", "port": 8000, "hub_port": 8081, "api_port": 8001, "instructor": "lee",
+                "students": ["ana", "ben"], "course": "/srv/course", "worlds": "/srv/worlds"}
+    record.write_text(json.dumps(settings))
+    c = Config()
+    configure(c, str(record))
+    assert c.JupyterHub.authenticator_class == "pam" and c.JupyterHub.spawner_class == "localprocess"
+    assert c.Authenticator.allowed_users == {"ana", "ben", "lee"} and c.Authenticator.admin_users == {"lee"}
+    assert c.JupyterHub.bind_url == "http://127.0.0.1:8000" and c.ConfigurableHTTPProxy.command == [str(PROXY)]
+    student = SimpleNamespace(user=SimpleNamespace(name="ana"), environment={"A": "1"}, notebook_dir="")
+    teacher = SimpleNamespace(user=SimpleNamespace(name="lee"), environment={}, notebook_dir="")
+    for spawner in (student, teacher):
+        pre_spawn(settings, "/state/roles", spawner)
+    assert student.environment["OPSBOOK_DATA_DIR"] == "/srv/worlds/ana" and student.environment["A"] == "1"
+    assert student.environment["JUPYTER_CONFIG_PATH"] == "/state/roles/student" and not student.notebook_dir
+    assert teacher.environment["JUPYTER_CONFIG_PATH"] == "/state/roles/instructor"
+    assert teacher.notebook_dir == "/srv/course" and "OPSBOOK_DATA_DIR" not in teacher.environment
+
+
+def test_stop_without_a_classroom_says_so(tmp_path):
+    from opsbook.classroom.hub import stop
+
+    assert stop(tmp_path / "none") == [f"no classroom is set up from {tmp_path / 'none'}"]
+
+
+# ----------------------------------------------------------------------------- the classroom end to end
 def _require_classroom() -> None:
     from opsbook.classroom.hub import PROXY
     from opsbook.grading.sandbox import unavailable_reason
@@ -134,6 +182,18 @@ class Hub:
         self.api(page, token, "PUT", path, data={"type": "notebook", "format": "json", "content": nb})
 
 
+def _server_environment(uid: int) -> dict[str, str]:
+    """The environment of the single-user server running as ``uid``."""
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and proc.stat().st_uid == uid and b"singleuser" in (proc / "cmdline").read_bytes():
+                pairs = (proc / "environ").read_bytes().decode(errors="replace").split("\0")
+                return dict(pair.split("=", 1) for pair in pairs if "=" in pair)
+        except OSError:
+            continue
+    raise AssertionError(f"no single-user server runs as uid {uid}")
+
+
 def _menu(page) -> list[str]:
     page.locator(".lm-MenuBar-itemLabel", has_text="Nbgrader").click()
     items = [text for text in page.locator(".lm-Menu-itemLabel").all_inner_texts() if text.strip()]
@@ -146,9 +206,12 @@ def _click_in_formgrader(page, column: str, success: str, deadline: Deadline) ->
     page.get_by_text(success).wait_for(timeout=deadline.left(120) * 1000)
 
 
+@pytest.mark.hub
+@pytest.mark.browser
+@pytest.mark.slow
 def test_a_class_on_the_hub_from_release_to_feedback(grading_cache, tmp_path):
     from opsbook.classroom.course import State
-    from opsbook.classroom.hub import GROUP, Classroom, start, stop
+    from opsbook.classroom.hub import Classroom, start, stop
     from opsbook.course.contracts import answer_cells, solution_code
     from opsbook.grading.nbcourse import prepare_course, write_plain_config
     from opsbook.world.config import ACCEPTED
@@ -168,12 +231,16 @@ def test_a_class_on_the_hub_from_release_to_feedback(grading_cache, tmp_path):
         writer.writerow(["id", "first_name", "last_name", "email", "password"])
         for name in (ana, ben, cy):
             writer.writerow([name, name, "Test", f"{name}@example.edu", secrets.token_urlsafe(9)])
-    worlds = subprocess.Popen([str(BIN / "opsbook"), "class", "worlds", "--students", str(roster), "--out",
-                               str(base / "worlds"), "--users", str(ACCEPTED["n_users"][0]), "--salt", "hub-test",
-                               "--no-progress"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    guarded = [ROOT / "solutions", ROOT / ".git", ROOT, course, *Path(sys.base_prefix).resolve().parents]
+    worlds = base / "worlds"
+    made = subprocess.run([str(BIN / "opsbook"), "class", "worlds", "--students", str(roster), "--out", str(worlds),
+                           "--users", str(ACCEPTED["n_users"][0]), "--salt", "hub-test", "--no-progress"],
+                          capture_output=True, text=True, timeout=deadline.left(150))
+    assert made.returncode == 0, made.stderr[-2000:]
+    guarded = [ROOT / "solutions", ROOT / ".git", ROOT, course, worlds, worlds / "worlds.json", worlds / "_instructor",
+               *Path(sys.base_prefix).resolve().parents]
     before = _modes(guarded)
-    room = Classroom(roster, teacher, course, None, "127.0.0.1", _free_port(), base / "state", base / "exchange")
+    room = Classroom(roster, teacher, course, worlds, "127.0.0.1", _free_port(), base / "state", base / "exchange",
+                     f"obt{tag}-instructors")   # a group of its own: another classroom may run beside it
     source = nbformat.read(SOLUTIONS / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", as_version=4)
     reference = solution_code(source)
     checks = answer_cells(source)
@@ -184,9 +251,13 @@ def test_a_class_on_the_hub_from_release_to_feedback(grading_cache, tmp_path):
         accounts = {a.name: a for a in start(room, timeout=deadline.left(120))}
         assert set(accounts) == {ana, ben, cy, teacher} and accounts[teacher].role == "instructor"
         uids = {pwd.getpwnam(name).pw_uid for name in accounts}
-        for path in (ROOT / "solutions" / ASSIGNMENT / "contracts.yml", course / "gradebook.db"):
+        for path, readable in ((ROOT / "solutions" / ASSIGNMENT / "contracts.yml", False),
+                               (course / "gradebook.db", False), (worlds / "worlds.json", False),
+                               (worlds / "_instructor" / f"{ben}.answer_key.json", False),
+                               (worlds / ana / "world.json", True),
+                               (ROOT / "notebooks" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", True)):
             read = subprocess.run(["runuser", "-u", ana, "--", "cat", str(path)], capture_output=True)
-            assert read.returncode != 0, f"a student can read {path}"
+            assert (read.returncode == 0) == readable, f"{ana} {'cannot' if readable else 'can'} read {path}"
         hub = Hub(room.url, None, deadline)
         with chromium(tmp_path) as browser:
             hub.browser = browser
@@ -199,6 +270,9 @@ def test_a_class_on_the_hub_from_release_to_feedback(grading_cache, tmp_path):
             page = hub.login(ana, accounts[ana].password, lab=True)
             with screenshots_on_failure(page, tmp_path, "student"):
                 assert _menu(page) == ["Assignment List"], "students get the assignment list, not the formgrader"
+                env = _server_environment(pwd.getpwnam(ana).pw_uid)
+                assert env["OPSBOOK_DATA_DIR"] == str(worlds.resolve() / ana), "the server reads the student's world"
+                assert env["JUPYTER_CONFIG_PATH"].endswith("/roles/student")
                 token = hub.token(page, ana)
                 page.locator(".lm-MenuBar-itemLabel", has_text="Nbgrader").click()
                 page.locator(".lm-Menu-itemLabel", has_text="Assignment List").click()
@@ -226,9 +300,8 @@ def test_a_class_on_the_hub_from_release_to_feedback(grading_cache, tmp_path):
             assert sorted(p.name for p in (course / "submitted").iterdir()) == sorted([ana, ben, cy])
             assert {p.stat().st_uid for p in (course / "submitted").rglob("*")} == {pwd.getpwnam(teacher).pw_uid}
 
-            assert worlds.wait(timeout=deadline.left(120)) == 0, worlds.stderr.read()
             grade = subprocess.run([str(BIN / "opsbook"), "class", "grade", ASSIGNMENT, "--course", str(course),
-                                    "--worlds", str(base / "worlds"), "--cell-timeout", "60", "--no-progress"],
+                                    "--worlds", str(worlds), "--cell-timeout", "60", "--no-progress"],
                                    capture_output=True, text=True, timeout=deadline.left(200))
             assert grade.returncode == 0, grade.stdout[-2000:] + grade.stderr[-2000:]
             entries = State(course / "class_grading" / ASSIGNMENT / "state.jsonl").entries
@@ -260,17 +333,16 @@ def test_a_class_on_the_hub_from_release_to_feedback(grading_cache, tmp_path):
     finally:
         done = stop(room.state)
         owners = {p.stat().st_uid for p in (course / "submitted").rglob("*")}
-        worlds.kill()
-        worlds.wait()
+        after = _modes(guarded)
         shutil.rmtree(base, ignore_errors=True)
     for name in (ana, ben, cy, teacher):
         with pytest.raises(KeyError):
             pwd.getpwnam(name)
     with pytest.raises(KeyError):
-        grp.getgrnam(GROUP)
+        grp.getgrnam(room.group)
     survivors = subprocess.run(["ps", "-eo", "uid=,pid=,comm="], capture_output=True, text=True).stdout.splitlines()
     assert not [line for line in survivors if int(line.split()[0]) in uids], "a process of the class outlived it"
     assert not room.exchange.exists() and not room.state.exists(), done
-    assert _modes(guarded) == before, "every permission is as before"
+    assert after == before, "every permission is as before"
     assert owners == {0}, "what the instructor collected belongs to root once the account is gone"
     print(f"\nhub end to end: {time.monotonic() - began:.0f} s", json.dumps(done))

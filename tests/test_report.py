@@ -77,7 +77,7 @@ def synthetic_class(grading_cache, smallest_world, tmp_path_factory):
     assert all(len(tests) == 1 for tests in checks.values()), "one check cell per exercise: all or nothing"
     answers = list(checks)
     trials = {(t.answer, t.kind, t.number): t for t in check_contracts(
-        SOLUTIONS / ASSIGNMENT, release, course_config(course), data_dir=smallest_world)}
+        SOLUTIONS / ASSIGNMENT, release, course_config(course), data_dir=smallest_world).trials}
     for t in trials.values():
         assert t.holds, f"the contract of {t.answer} does not hold: {t}"
     reference = solution_code(source)

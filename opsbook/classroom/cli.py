@@ -4,6 +4,8 @@
     opsbook class grade 01_metrics --workers 2 --worlds worlds     # autograde every submission
     opsbook class feedback 01_metrics                              # HTML per student, no hidden tests
     opsbook class export 01_metrics --out grades.csv               # student, exercise, points, max, late, flags
+    opsbook class report 01_metrics                                # item analysis: HTML and CSV per exercise
+    opsbook class hub --roster students.csv                        # a classroom on this machine (--stop ends it)
 """
 
 from __future__ import annotations
@@ -35,6 +37,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     grade.add_argument("assignment", help="assignment id, e.g. 01_metrics")
     _course_arg(grade)
     grade.add_argument("--workers", type=int, default=2, help="parallel workers (default %(default)s)")
+    grade.add_argument("--scheduler", metavar="ADDRESS",
+                       help="grade on the workers of this Dask scheduler (e.g. tcp://10.0.0.5:8786) instead of "
+                            "--workers local processes; see autograder/README.md")
     grade.add_argument("--worlds", type=Path, help="per-student worlds from `opsbook class worlds`")
     grade.add_argument("--student", action="append", help="grade only this student (repeatable)")
     grade.add_argument("--regrade", action="store_true", help="grade again what an earlier run already graded")
@@ -60,6 +65,30 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _course_arg(export)
     export.add_argument("--out", type=Path, help="CSV file (default class_grading/<assignment>/grades.csv)")
     export.set_defaults(func=_export)
+
+    report = commands.add_parser("report", help="item analysis per exercise (mean, full marks, discrimination, "
+                                                "failing messages), totals histogram, integrity flags: HTML + CSV")
+    report.add_argument("assignment")
+    _course_arg(report)
+    report.add_argument("--out", type=Path, help="folder for report.html and report.csv "
+                                                 "(default class_grading/<assignment>/)")
+    report.set_defaults(func=_report)
+
+    hub = commands.add_parser("hub", help="a classroom on this machine: JupyterHub with an account per student, "
+                                          "nbgrader's exchange, the formgrader for the instructor (root)")
+    hub.add_argument("--roster", type=Path, help="students: nbgrader's students.csv (id,first_name,last_name,email; "
+                                                 "an optional password column, else passwords are generated)")
+    hub.add_argument("--instructor", default="instructor", help="the instructor's account (default %(default)s)")
+    _course_arg(hub)
+    hub.add_argument("--worlds", type=Path, help="per-student worlds (`opsbook class worlds`): each student's "
+                                                 "server reads its own")
+    hub.add_argument("--ip", default="127.0.0.1", help="address to listen on (default %(default)s)")
+    hub.add_argument("--port", type=int, default=8000, help="port (default %(default)s)")
+    hub.add_argument("--state", type=Path, help="folder for the hub's own files (default /srv/opsbook-classroom)")
+    hub.add_argument("--exchange", type=Path, help="nbgrader's exchange (default /srv/nbgrader/exchange)")
+    hub.add_argument("--stop", action="store_true", help="stop the classroom and remove the accounts, the exchange "
+                                                         "and the permission changes it made")
+    hub.set_defaults(func=_hub)
 
 
 def _course_arg(parser: argparse.ArgumentParser) -> None:
@@ -87,7 +116,7 @@ def _grade(args: argparse.Namespace) -> int:
     try:
         report = grade_class(args.assignment, args.course, workers=args.workers, worlds=args.worlds, limits=limits,
                              students=args.student, regrade=args.regrade, policy=args.on_tamper,
-                             progress=not args.no_progress)
+                             progress=not args.no_progress, scheduler=args.scheduler)
     except ClassGradingError as exc:
         print(f"Cannot grade: {exc}", file=sys.stderr)
         return 2
@@ -127,4 +156,52 @@ def _export(args: argparse.Namespace) -> int:
         print(f"Cannot export: {exc}", file=sys.stderr)
         return 2
     print(f"Grades written to {out}")
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from opsbook.classroom.course import ClassGradingError
+    from opsbook.classroom.report import class_report
+    from opsbook.texttable import format_table
+
+    try:
+        analysis, page, table = class_report(args.assignment, args.course, args.out)
+    except ClassGradingError as exc:
+        print(f"Cannot report: {exc}", file=sys.stderr)
+        return 2
+    rows = [(i.exercise, f"{i.max_points:g}", f"{i.mean:.2f}", f"{i.full_share:.0%}",
+             "—" if i.discrimination is None else f"{i.discrimination:.2f}",
+             (i.top_messages(1) or [("", 0)])[0][0][:70]) for i in analysis.items]
+    print(format_table(("exercise", "max", "mean", "full", "discrimination", "most frequent failure"), rows,
+                       right=(1, 2, 3, 4)))
+    print(f"\n{len(analysis.students)} submissions. Report: {page}\nTable: {table}")
+    return 0
+
+
+def _hub(args: argparse.Namespace) -> int:
+    from opsbook.classroom.hub import EXCHANGE, STATE, Classroom, ClassroomError, start, stop
+
+    state = args.state or STATE
+    if args.stop:
+        for line in stop(state):
+            print(line)
+        return 0
+    if not args.roster:
+        print("Give the class: --roster students.csv (nbgrader's format: id,first_name,last_name,email)",
+              file=sys.stderr)
+        return 2
+    room = Classroom(args.roster, args.instructor, args.course.resolve(), args.worlds, args.ip, args.port, state,
+                     args.exchange or EXCHANGE)
+    try:
+        accounts = start(room)
+    except ClassroomError as exc:
+        print(f"Cannot start the classroom: {exc}", file=sys.stderr)
+        return 2
+    from opsbook.texttable import format_table
+
+    print(format_table(("account", "role", "password"), [(a.name, a.role, a.password) for a in accounts]))
+    print(f"\nThe classroom is open at {room.url} (passwords are shown only this once).\n"
+          f"Students: Nbgrader > Assignment List. Instructor: Nbgrader > Formgrader, course {room.course}.\n"
+          f"Exchange: {room.exchange}. Grade as root: opsbook class grade <assignment>.\n"
+          "Stop it and remove its accounts: make classroom-stop (opsbook class hub --stop).")
     return 0

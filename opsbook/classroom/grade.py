@@ -2,7 +2,8 @@
 
 ``grade_class`` finds ``submitted/<student>/<assignment>/`` in the course (the
 repository root by default, or ``--course``) and hands each submission to a
-pool of workers (``pool.py``), each grading in a bubblewrap sandbox with its
+pool of workers (``pool.py``: local processes, or a Dask cluster with
+``scheduler``), each grading in a bubblewrap sandbox with its
 test cells judged outside the kernel (``worker.py``). Only this process writes:
 it records each result in nbgrader's gradebook with nbgrader's own
 ``SaveAutoGrades`` and ``AssignLatePenalties``, writes the autograded notebook
@@ -66,13 +67,16 @@ class ClassReport:
 
 def grade_class(assignment: str, course_root: Path = ROOT, workers: int = 2, worlds: Path | None = None,
                 limits: Limits | None = None, students: Iterable[str] | None = None, regrade: bool = False,
-                policy: str = "zero", progress: bool = True) -> ClassReport:
-    """Autograde every submission of ``assignment``; returns what happened to each."""
+                policy: str = "zero", progress: bool = True, scheduler: str | None = None) -> ClassReport:
+    """Autograde every submission of ``assignment``; returns what happened to each.
+
+    ``scheduler``: the address of a Dask scheduler whose workers grade instead of ``workers`` local processes.
+    """
     from opsbook.grading.sandbox import unavailable_reason
 
     if policy not in TAMPER_POLICIES:
         raise ValueError(f"policy must be one of {TAMPER_POLICIES}")
-    reason = unavailable_reason()
+    reason = None if scheduler else unavailable_reason()   # with Dask, each worker checks its own sandbox
     if reason:
         raise ClassGradingError(f"the sandbox cannot run here: {reason}")
     start = time.monotonic()
@@ -83,7 +87,7 @@ def grade_class(assignment: str, course_root: Path = ROOT, workers: int = 2, wor
     outcomes: list[Outcome] = []
     todo = _plan(course, notebooks, state, worlds, limits, policy, students, regrade, outcomes)
     if todo:
-        _run(course, notebooks, state, todo, limits, policy, workers, progress, outcomes)
+        _run(course, notebooks, state, todo, limits, policy, workers, progress, outcomes, scheduler)
     write_integrity_summary(course.state, state.entries)
     return ClassReport(assignment, outcomes, time.monotonic() - start, course.state)
 
@@ -110,11 +114,11 @@ def _plan(course: ClassCourse, notebooks: dict, state: State, worlds: Path | Non
 
 
 def _run(course: ClassCourse, notebooks: dict, state: State, todo: dict[str, tuple], limits: Limits, policy: str,
-         workers: int, progress: bool, outcomes: list[Outcome]) -> None:
-    """Grade ``todo`` with a local worker pool, recording each result as it arrives."""
+         workers: int, progress: bool, outcomes: list[Outcome], scheduler: str | None) -> None:
+    """Grade ``todo`` with a worker pool (local, or Dask's with ``scheduler``), recording each result as it arrives."""
     from tqdm import tqdm
 
-    from opsbook.classroom.pool import LocalPool
+    from opsbook.classroom.pool import DaskPool, LocalPool
     from opsbook.classroom.worker import Assignment
 
     _remove_stale_workroots()
@@ -137,8 +141,10 @@ def _run(course: ClassCourse, notebooks: dict, state: State, todo: dict[str, tup
             bar.update(1)
             bar.set_postfix_str(_tally(outcomes))
 
-        uid_base = UID_BASE + (os.getpid() % 100_000) * 16
-        pool = LocalPool(job, workers, uid_base, workroot, limits.timeout + 120)
+        if scheduler:
+            pool = DaskPool(job, scheduler, limits.timeout + 120)
+        else:
+            pool = LocalPool(job, workers, UID_BASE + (os.getpid() % 100_000) * 16, workroot, limits.timeout + 120)
         pool.run([submission for submission, _ in todo.values()], on_result)
         bar.close()
     finally:
