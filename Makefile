@@ -59,6 +59,10 @@ browser: ## install Chromium, which the browser tests drive through Playwright, 
 
 # JupyterHub's proxy for `make classroom` and its test, pinned in package-lock.json, installed into build/ (not globally).
 $(PROXY): package.json package-lock.json
+	@command -v npm >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm; \
+	  fi; }
 	@if command -v npm >/dev/null; then \
 	  mkdir -p build && cp package.json package-lock.json build/ && \
 	  npm ci --prefix build --no-audit --no-fund --loglevel=error && touch $@; \
@@ -72,7 +76,7 @@ test-fast: $(STAMP) ## run the tests that do not execute notebooks or build whol
 
 data: $(STAMP) ## regenerate the default world in datasets/ (byte for byte) and the Chinese edition's checksums
 	$(BIN)/opsbook world generate --seed $(SEED) --out datasets --key autograder/answer_key.json
-	rm -rf datasets/zh && $(BIN)/opsbook world generate --seed $(SEED) --locale zh_CN --out datasets/zh --no-progress
+	rm -rf datasets/zh && $(BIN)/opsbook world generate --seed $(SEED) --locale zh_CN --out datasets/zh --key build/zh-answer-key.json --no-progress
 	cp datasets/zh/MANIFEST.sha256 datasets/zh.MANIFEST.sha256
 
 validate-data: $(STAMP) ## check datasets/ against its schema and checksums

@@ -26,10 +26,13 @@ def _documents() -> list[Path]:
 
 
 def _text(path: Path) -> str:
+    """The Markdown of a document, without code (examples in code spans and fences are not links)."""
     if path.suffix == ".ipynb":
         nb = nbformat.read(path, as_version=4)
-        return "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
-    return path.read_text(encoding="utf-8")
+        text = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    else:
+        text = path.read_text(encoding="utf-8")
+    return re.sub(r"`[^`\n]*`", "", re.sub(r"```.*?```", "", text, flags=re.S))
 
 
 def _anchors(path: Path) -> set[str]:
