@@ -32,7 +32,7 @@ from opsbook.grading.sandbox import Limits, SandboxSpec, unavailable_reason
 from opsbook.paths import ROOT, SOLUTIONS
 
 sys.path.insert(0, str(ROOT / "tests" / "redteam"))
-import build as redteam  # noqa: E402 - the red team's builder lives beside its cases
+import build as redteam
 
 WORLDS_FIXTURE = ROOT / "tests" / "fixtures" / "class" / "98_worlds"
 REASON = unavailable_reason()
@@ -203,18 +203,20 @@ def test_sandbox_hides_the_course_blocks_network_and_sets_limits(tmp_path):
     work = tmp_path / "work"
     spec = SandboxSpec(workdir=work, uid=199_999, limits=Limits(memory_mb=1024, nproc=32))
     chown_tree(work, spec.uid)
+    course, tests, package = (str(ROOT / "solutions"), str(ROOT / "tests"), str(ROOT / "opsbook" / "x.py"))
     probe = (
         "import os, resource, socket, json, sys\n"
-        "out = {'uid': os.getuid(), 'course': os.path.exists(%r), 'tests': os.path.exists(%r),\n"
-        "       'nproc': resource.getrlimit(resource.RLIMIT_NPROC)[0], 'as': resource.getrlimit(resource.RLIMIT_AS)[0],\n"
+        f"out = {{'uid': os.getuid(), 'course': os.path.exists({course!r}), 'tests': os.path.exists({tests!r}),\n"
+        "       'nproc': resource.getrlimit(resource.RLIMIT_NPROC)[0],\n"
+        "       'as': resource.getrlimit(resource.RLIMIT_AS)[0],\n"
         "       'home': os.environ['HOME'], 'ipython': os.environ['IPYTHONDIR'], 'cwd_on_path': '' in sys.path}\n"
         "try:\n    socket.create_connection(('1.1.1.1', 80), timeout=2); out['net'] = True\n"
         "except OSError:\n    out['net'] = False\n"
-        "for path in ('/etc/x', %r):\n"
+        f"for path in ('/etc/x', {package!r}):\n"
         "    try:\n        open(path, 'w').write('x'); out[path] = True\n"
         "    except OSError:\n        out[path] = False\n"
         "open('ok.txt', 'w').write('fine')\nprint(json.dumps(out))\n"
-    ) % (str(ROOT / "solutions"), str(ROOT / "tests"), str(ROOT / "opsbook" / "x.py"))
+    )
     run = subprocess.run(spec.command([sys.executable, "-c", probe]), capture_output=True, text=True, timeout=120,
                          cwd=work)
     assert run.returncode == 0, run.stderr

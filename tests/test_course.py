@@ -12,7 +12,15 @@ import pytest
 from course_cases import FIXTURE, FIXTURE_SOURCES
 
 from opsbook.cli import main
-from opsbook.course.manifest import MAP_END, MAP_START, Entry, load_manifest, render_course_map, updated_readme
+from opsbook.course.manifest import (
+    MAP_END,
+    MAP_START,
+    Entry,
+    duration,
+    load_manifest,
+    render_course_map,
+    updated_readme,
+)
 from opsbook.course.release import release
 from opsbook.paths import NOTEBOOKS, README, ROOT, SOLUTIONS
 
@@ -29,16 +37,26 @@ def test_readme_course_map_is_current():
 
 
 def test_course_map_links_every_notebook_in_order():
-    entries = [Entry("00_welcome", "Welcome", ("users",), "Tour."), Entry("01_metrics", "Metrics", (), "DAU.")]
+    entries = [Entry("00_welcome", "Welcome", ("users",), "Tour.", 45, ("analysis", "planning")),
+               Entry("01_metrics", "Metrics", (), "DAU.", 120, ())]
     rendered = render_course_map(entries)
     assert rendered.startswith(MAP_START) and rendered.endswith(MAP_END)
     assert rendered.index("[Welcome](notebooks/00_welcome/00_welcome.ipynb)") < rendered.index("[Metrics](")
     assert "| `users` |" in rendered and "| — |" in rendered
+    assert "| analysis; planning | 45 min |" in rendered and "| 2 h 00 min |" in rendered
+    assert "About 2 h 45 min in all" in rendered
+
+
+@pytest.mark.parametrize(("minutes", "en", "zh"), [(45, "45 min", "45 分钟"), (60, "1 h 00 min", "1 小时"),
+                                                    (90, "1 h 30 min", "1 小时 30 分钟")])
+def test_durations_read_naturally_in_both_languages(minutes, en, zh):
+    assert (duration(minutes), duration(minutes, "zh")) == (en, zh)
 
 
 @pytest.mark.parametrize(("entry", "error"), [
-    ("{id: 1_metrics, title: t, tables: [], summary: s}", "NN_snake_case"),
-    ("{id: 01_metrics, title: t, tables: [sales], summary: s}", "unknown tables"),
+    ("{id: 1_metrics, title: t, minutes: 60, topics: [], tables: [], summary: s}", "NN_snake_case"),
+    ("{id: 01_metrics, title: t, minutes: 60, topics: [], tables: [sales], summary: s}", "unknown tables"),
+    ("{id: 01_metrics, title: t, minutes: 5, topics: [], tables: [], summary: s}", "minutes must be"),
     ("{id: 01_metrics, title: t, tables: []}", "exactly the keys"),
 ])
 def test_manifest_rejects_bad_entries(tmp_path, entry, error):
@@ -50,8 +68,8 @@ def test_manifest_rejects_bad_entries(tmp_path, entry, error):
 
 def test_manifest_requires_course_order(tmp_path):
     path = tmp_path / "course.yml"
-    path.write_text("notebooks:\n" + "".join(f"  - {{id: {i}, title: t, tables: [], summary: s}}\n"
-                                              for i in ("01_b", "00_a")))
+    entry = "{{id: {}, title: t, minutes: 30, topics: [], tables: [], summary: s}}"
+    path.write_text("notebooks:\n" + "".join(f"  - {entry.format(i)}\n" for i in ("01_b", "00_a")))
     with pytest.raises(ValueError, match="in order"):
         load_manifest(path)
 

@@ -20,7 +20,8 @@ from opsbook.kernel import plain
 
 # --------------------------------------------------------------------------- plain data
 ROUND_TRIP = [
-    None, True, 3, 2.5, "héllo", np.str_("2025-05"), np.float64(1.5), np.int64(3), np.bool_(True), [1, (2, 3)], {"a": 1, 2: [3]},
+    None, True, 3, 2.5, "héllo", np.str_("2025-05"), np.float64(1.5), np.int64(3), np.bool_(True), [1, (2, 3)],
+    {"a": 1, 2: [3]},
     {1, 2}, frozenset({"x"}), dt.date(2025, 1, 2), dt.datetime(2025, 1, 2, 3), dt.timedelta(hours=2),
     pd.Timestamp("2025-01-01 10:00"), pd.Timedelta("1h"), pd.Period("2025-03", "M"),
     pd.Series([1, 2, 3]),

@@ -84,7 +84,7 @@ def test_invalid_json_says_where(learner_copy, tmp_path, capsys):
     learner_copy.write_text(learner_copy.read_text()[:-40], encoding="utf-8")
     assert _grade(learner_copy, tmp_path) == 2
     err = capsys.readouterr().err
-    assert "is not valid notebook JSON at line" in err and ".ipynb_checkpoints" in err
+    assert "is not valid notebook JSON at line" in err and ", column " in err and ".ipynb_checkpoints" in err
 
 
 def test_json_that_is_not_a_notebook(learner_copy, tmp_path, capsys):

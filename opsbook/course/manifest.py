@@ -66,14 +66,15 @@ def load_manifest(path: Path = MANIFEST) -> list[Entry]:
 
 
 MAP_TEXT = {
-    "en": {"header": "| # | Notebook | What you will do | Operator's duties (from the source articles) | Time | Tables |",
+    "en": {"header": ("| # | Notebook | What you will do | Operator's duties (from the source articles) | Time "
+                      "| Tables |"),
            "empty": "| | *No notebooks yet.* | | | | |",
            "total": "About {total} in all, at a learner's pace (the exercises take most of it).",
-           "folder": "notebooks"},
+           "folder": "notebooks", "sep": "; "},
     "zh": {"header": "| # | 笔记本 | 你会做什么 | 对应的运营职责 | 时长 | 数据表 |",
            "empty": "| | *还没有笔记本。* | | | | |",
            "total": "合计约 {total}（按学习者的节奏，大部分时间花在练习上）。",
-           "folder": "notebooks/zh"},
+           "folder": "notebooks/zh", "sep": "；"},
 }
 
 
@@ -85,7 +86,7 @@ def render_course_map(entries: list[Entry], lang: str = "en") -> str:
     lines = [MAP_START, "", text["header"], "|---|---|---|---|---|---|"]
     for e in entries:
         tables = ", ".join(f"`{t}`" for t in e.tables) or "—"
-        topics = "; ".join(e.topics) or "—"
+        topics = text["sep"].join(e.topics) or "—"
         link = f"{text['folder']}/{e.id}/{e.id}.ipynb"
         lines.append(f"| {e.id[:2]} | [{e.title}]({link}) | {e.summary} | {topics} | {duration(e.minutes, lang)} | "
                      f"{tables} |")
@@ -118,7 +119,7 @@ def duration(minutes: int, lang: str = "en") -> str:
     """90 -> "1 h 30 min"; 45 -> "45 min" (Chinese: "1 小时 30 分钟")."""
     hours, rest = divmod(minutes, 60)
     if lang == "zh":
-        return f"{hours} 小时 {rest} 分钟" if hours else f"{rest} 分钟"
+        return (f"{hours} 小时" + (f" {rest} 分钟" if rest else "")) if hours else f"{rest} 分钟"
     return f"{hours} h {rest:02d} min" if hours else f"{rest} min"
 
 

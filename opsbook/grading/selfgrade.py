@@ -42,6 +42,7 @@ _TEXT = {
                        "from {checkpoints} or get a fresh copy with `git checkout -- {path}`.",
                  "zh": "{path} 不是有效的笔记本 JSON{where}：文件已损坏。请从 {checkpoints} 恢复最近的检查点，"
                        "或用 `git checkout -- {path}` 取回一份新的。"},
+    "where": {"en": " at line {line}, column {column}", "zh": "（第 {line} 行第 {column} 列）"},
     "not_notebook": {"en": "{path} is JSON but not a Jupyter notebook ({error}).",
                      "zh": "{path} 是 JSON，但不是 Jupyter 笔记本（{error}）。"},
     "duplicated": {"en": "Graded cells appear more than once in {name}: {cells}. Delete the extra copies (keep the "
@@ -99,7 +100,8 @@ def check_notebook(path: Path, source_root: Path, assignment: str | None = None)
         text = path.read_text(encoding="utf-8")
         json.loads(text)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        where = f" (line {exc.lineno}, column {exc.colno})" if isinstance(exc, json.JSONDecodeError) else ""
+        where = (language.pick(_TEXT["where"], line=exc.lineno, column=exc.colno)
+                 if isinstance(exc, json.JSONDecodeError) else "")
         raise UnusableNotebook(language.pick(_TEXT["not_json"], path=path, where=where,
                                              checkpoints=path.parent / ".ipynb_checkpoints")) from exc
     try:
