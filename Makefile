@@ -28,16 +28,16 @@ $(STAMP): pyproject.toml requirements.lock
 
 install: $(STAMP) ## create .venv and install the pinned environment
 
-# `make lab LANG=zh`: the course in Chinese. Only LANG given on make's command line picks the course language
-# (LANG from the environment is the system locale), and it is not passed on as a locale to what make starts.
+# `make lab LANG=zh`, `make progress LANG=zh`: the course in Chinese. Only LANG given on make's command line picks
+# the course language (LANG from the environment is the system locale); it is not passed on as a locale.
 LAB_ARGS ?=
 ifeq ($(origin LANG),command line)
-LAB_LANG := $(LANG)
+COURSE_LANG := $(LANG)
 unexport LANG
 endif
 
 lab: $(STAMP) fonts ## install if needed, check the default world, open JupyterLab on notebooks/ (LANG=zh: in Chinese)
-	$(BIN)/opsbook lab $(if $(LAB_LANG),--lang $(LAB_LANG)) $(LAB_ARGS)
+	$(BIN)/opsbook lab $(if $(COURSE_LANG),--lang $(COURSE_LANG)) $(LAB_ARGS)
 
 fonts: ## install a CJK font (Debian's fonts-noto-cjk) so charts can show Chinese, when missing (apt-get as root)
 	@fc-list 2>/dev/null | grep -q "Noto Sans CJK" || ls /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc >/dev/null 2>&1 || { \
@@ -92,8 +92,8 @@ grade: $(STAMP) ## grade your own notebook: make grade NB=notebooks/01_metrics/0
 	@test -n "$(NB)" || { echo "Usage: make grade NB=path/to/your_notebook.ipynb"; exit 2; }
 	$(BIN)/opsbook grade "$(NB)"
 
-progress: $(STAMP) ## your progress per notebook: exercises attempted, visible checks passed, last grade (table + chart)
-	$(BIN)/opsbook progress
+progress: $(STAMP) ## your progress per notebook: attempted, checks passed, last grade (table + chart; LANG=zh)
+	$(BIN)/opsbook progress $(if $(COURSE_LANG),--lang $(COURSE_LANG))
 
 bench: $(STAMP) sandbox ## print benchmark tables (world, grading, class grading: local pool vs a 2-worker Dask cluster)
 	$(BIN)/python -m bench $(BENCH_ARGS)

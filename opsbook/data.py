@@ -28,7 +28,28 @@ DEFAULT_DATA_DIR = DATASETS
 DATA_DIR_ENV = "OPSBOOK_DATA_DIR"
 """When set, the world a notebook with ``DATA_DIR = None`` loads (graders use it for per-student worlds)."""
 
-_FIX = "Run `make data` to generate the default world, or pass DATA_DIR pointing to a world folder."
+_TEXT = {
+    "fix": {"en": "Run `make data` to generate the default world, or pass DATA_DIR pointing to a world folder.",
+            "zh": "运行 `make data` 生成默认数据世界，或把 DATA_DIR 设为一个数据世界的文件夹。"},
+    "no_meta": {"en": "{path} is missing or unreadable ({error}); it says which days the world covers. {fix}",
+                "zh": "{path} 缺失或无法读取（{error}）；它记录了数据世界覆盖哪些日期。{fix}"},
+    "unknown": {"en": "Unknown table {name!r}; the world's tables are: {tables}.",
+                "zh": "没有名为 {name!r} 的数据表；数据世界的表有：{tables}。"},
+    "no_folder": {"en": "No world folder at {folder}. {fix}", "zh": "{folder} 处没有数据世界文件夹。{fix}"},
+    "no_file": {"en": "{file} is missing: looked for {path}. {fix}", "zh": "缺少 {file}：找过 {path}。{fix}"},
+    "cannot_load": {"en": "{file} in {folder} cannot be loaded: {reason}. `opsbook world validate {folder}` lists "
+                          "every problem; `make data` regenerates the default world.",
+                    "zh": "{folder} 里的 {file} 无法读取：{reason}。`opsbook world validate {folder} --lang zh` "
+                          "会列出所有问题；`make data` 会重新生成默认数据世界。"},
+    "making": {"en": "Making the world of this edition in {folder} (once; about half a minute)...",
+               "zh": "正在生成中文版的数据世界：{folder}（只需一次，约半分钟）……"},
+}
+
+
+def _say(key: str, **fields: object) -> str:
+    from opsbook import language
+
+    return language.pick(_TEXT[key], fix=language.pick(_TEXT["fix"]), **fields)
 
 
 def load_table(name: str, data_dir: str | Path | None = None) -> pd.DataFrame:
@@ -84,13 +105,12 @@ def data_period(data_dir: str | Path | None = None) -> Period:
         first = pd.Timestamp(meta["start"])
         return Period(first, first + pd.Timedelta(days=int(meta["days"]) - 1))
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise ValueError(f"{meta_path} is missing or unreadable ({exc}); it says which days the world covers. "
-                         f"{_FIX}") from exc
+        raise ValueError(_say("no_meta", path=meta_path, error=exc)) from exc
 
 
 def _table(name: str) -> Table:
     if name not in TABLES:
-        raise ValueError(f"Unknown table {name!r}; the world's tables are: {', '.join(TABLE_ORDER)}.")
+        raise ValueError(_say("unknown", name=name, tables=", ".join(TABLE_ORDER)))
     return TABLES[name]
 
 
@@ -132,7 +152,7 @@ def make_edition_world(lang: str) -> Path:
     expected = DEFAULT_DATA_DIR / f"{lang}.MANIFEST.sha256"
     meta = json.loads((DEFAULT_DATA_DIR / "world.json").read_text(encoding="utf-8"))
     config = replace(config_from_meta(meta), locale=EDITION_LOCALES[lang])
-    print(_MAKING.get(lang, _MAKING["en"]).format(folder=folder), file=sys.stderr, flush=True)
+    print(_TEXT["making"].get(lang, _TEXT["making"]["en"]).format(folder=folder), file=sys.stderr, flush=True)
     with tempfile.TemporaryDirectory(dir=DEFAULT_DATA_DIR, prefix=f".{lang}-") as tmp:
         write_world(generate_world(config, progress=False), tmp)
         if expected.is_file() and _manifest_entries(Path(tmp) / "MANIFEST.sha256") != _manifest_entries(expected):
@@ -152,21 +172,17 @@ def _manifest_entries(path: Path) -> dict[str, str]:
     return {name.strip(): digest for digest, name in pairs}
 
 
-_MAKING = {"en": "Making the world of this edition in {folder} (once; about half a minute)...",
-           "zh": "正在生成中文版的数据世界：{folder}（只需一次，约半分钟）……"}
-
-
 def _folder(data_dir: str | Path | None) -> Path:
     folder = resolve_data_dir(data_dir)
     if not folder.is_dir():
-        raise FileNotFoundError(f"No world folder at {folder.resolve()}. {_FIX}")
+        raise FileNotFoundError(_say("no_folder", folder=folder.resolve()))
     return folder
 
 
 def _load(table: Table, folder: Path) -> pd.DataFrame:
     path = folder / table.filename
     if not path.is_file():
-        raise FileNotFoundError(f"{table.filename} is missing: looked for {path.resolve()}. {_FIX}")
+        raise FileNotFoundError(_say("no_file", file=table.filename, path=path.resolve()))
     try:
         header = compare_header(list(pd.read_csv(path, nrows=0).columns), table)
         if header is None:
@@ -177,5 +193,4 @@ def _load(table: Table, folder: Path) -> pd.DataFrame:
 
 
 def _cannot_load(table: Table, folder: Path, reason: str) -> str:
-    return (f"{table.filename} in {folder} cannot be loaded: {reason}. "
-            f"`opsbook world validate {folder}` lists every problem; `make data` regenerates the default world.")
+    return _say("cannot_load", file=table.filename, folder=folder, reason=reason)

@@ -61,6 +61,14 @@ MESSAGES = {
         "zh": "提示：你之前在 JupyterLab 的 设置 → 语言 菜单中选择了 '{chosen}'（{file}），它优先于 --lang；"
               "请在该菜单中切换语言。",
     },
+    "bad_world": {
+        "en": "{error}\nRun `make data` to regenerate the default world.",
+        "zh": "{error}\n运行 `make data` 重新生成默认数据世界。",
+    },
+    "no_extensions": {
+        "en": "Could not set up nbgrader's extensions:\n{output}",
+        "zh": "无法设置 nbgrader 的扩展：\n{output}",
+    },
     "opening": {
         "en": "World OK. Opening JupyterLab on {folder}/ (Ctrl-C to stop).",
         "zh": "数据检查通过。正在打开 JupyterLab，目录 {folder}/（按 Ctrl-C 停止）。",
@@ -247,19 +255,20 @@ def _language(value: str) -> str:
 
 
 def _lab(args: argparse.Namespace) -> int:
-    from opsbook.data import DEFAULT_DATA_DIR
+    from opsbook.data import DEFAULT_DATA_DIR, edition_world
     from opsbook.world.validate import WorldValidationError, check_world
 
     language.set(args.lang)
     try:
         check_world(DEFAULT_DATA_DIR)
-    except WorldValidationError as exc:
-        print(f"{exc}\nRun `make data` to regenerate the default world.", file=sys.stderr)
+        edition_world(args.lang)  # the Chinese edition's world is made now, not in the learner's first cell
+    except (WorldValidationError, ValueError, OSError) as exc:
+        print(language.pick(MESSAGES["bad_world"], error=exc), file=sys.stderr)
         return 1
     try:
         configure_extensions()
     except subprocess.CalledProcessError as exc:
-        print(f"Could not set up nbgrader's extensions:\n{exc.stdout}{exc.stderr}", file=sys.stderr)
+        print(language.pick(MESSAGES["no_extensions"], output=f"{exc.stdout}{exc.stderr}"), file=sys.stderr)
         return 1
 
     folder, own = notebooks_folder(args.lang)

@@ -89,7 +89,7 @@ def format_progress(rows: list[NotebookProgress], chart: Path | None) -> str:
     from opsbook.texttable import format_table
 
     never = language.pick(_TEXT["never"])
-    table = [(r.id, duration(r.minutes), r.exercises if r.started else language.pick(_TEXT["missing"]),
+    table = [(r.id, duration(r.minutes, language.get()), r.exercises if r.started else language.pick(_TEXT["missing"]),
               _bar(r.attempted, r.exercises), f"{r.passed}/{r.checks}" if r.started else never,
               f"{r.grade[0]:g}/{r.grade[1]:g}" if r.grade else never, r.revealed or never) for r in rows]
     done, total = sum(r.attempted for r in rows), sum(r.exercises for r in rows)
@@ -142,7 +142,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``opsbook progress``."""
     progress = subparsers.add_parser("progress", help="your progress per notebook: exercises attempted, checks "
                                                       "passed, last grade (a table and a chart)")
-    progress.add_argument("--notebooks", type=Path, default=NOTEBOOKS, help="your notebooks (default notebooks/)")
+    progress.add_argument("--notebooks", type=Path,
+                          help="your notebooks (default notebooks/, or notebooks/zh/ with --lang zh)")
     progress.add_argument("--lang", choices=language.LANGUAGES, default=language.get(), help="language of the table")
     progress.add_argument("--no-chart", action="store_true", help="do not draw the chart")
     progress.set_defaults(func=_progress)
@@ -150,7 +151,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _progress(args: argparse.Namespace) -> int:
     language.set(args.lang)
-    rows = course_progress(args.notebooks)
+    rows = course_progress(args.notebooks or (NOTEBOOKS / "zh" if args.lang == "zh" else NOTEBOOKS))
     chart = None if args.no_chart else draw_chart(rows)
     print(format_progress(rows, chart))
     return 0

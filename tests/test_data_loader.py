@@ -82,3 +82,15 @@ def test_environment_variable_chooses_the_world_when_data_dir_is_none(tiny_world
     assert resolve_data_dir(None) == tiny_world_dir
     assert len(load_world(None, ["users"])["users"]) == len(load_world(tiny_world_dir, ["users"])["users"])
     assert resolve_data_dir("elsewhere") == Path("elsewhere")
+
+
+def test_messages_follow_the_course_language(tmp_path: Path) -> None:
+    from opsbook import language
+
+    language.set("zh")
+    try:
+        with pytest.raises(FileNotFoundError) as error:
+            load_world(tmp_path / "nowhere")
+    finally:
+        language.set("en")
+    assert "没有数据世界文件夹" in str(error.value) and "make data" in str(error.value)

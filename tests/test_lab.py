@@ -89,10 +89,13 @@ def test_chinese_falls_back_to_english_notebooks_until_released():
     (["LANG=zh"], "C.UTF-8", "opsbook lab --lang zh"),
     ([], "zh_CN.UTF-8", "opsbook lab"),  # the system locale is not a course language
     (["LAB_ARGS=--ip 0.0.0.0"], "C.UTF-8", "opsbook lab --ip 0.0.0.0"),
+    (["progress", "LANG=zh"], "C.UTF-8", "opsbook progress --lang zh"),
+    (["progress"], "zh_CN.UTF-8", "opsbook progress"),
 ])
 def test_make_lab_passes_the_course_language(make_args, environ_lang, expected):
     env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
-    run = subprocess.run(["make", "-n", "-o", ".venv/.installed", "lab", *make_args], cwd=ROOT, capture_output=True,
+    target = [] if make_args[:1] == ["progress"] else ["lab"]
+    run = subprocess.run(["make", "-n", "-o", ".venv/.installed", *target, *make_args], cwd=ROOT, capture_output=True,
                          text=True, env={**env, "LANG": environ_lang}, check=True)
     assert " ".join(run.stdout.split()).endswith(expected), run.stdout
 

@@ -6,6 +6,7 @@ import shutil
 
 import nbformat
 
+from opsbook import language
 from opsbook.paths import NOTEBOOKS
 from opsbook.progress import draw_chart, format_progress, notebook_progress
 
@@ -45,3 +46,20 @@ def test_progress_command_prints_every_notebook(tmp_path, capsys, monkeypatch):
     # the command only reads: nothing was written next to the notebooks
     assert sorted(p.name for p in (tmp_path / "notebooks").rglob("*") if p.is_file()) == sorted(
         p.name for p in NOTEBOOKS.rglob("*") if p.is_file())
+
+
+def test_progress_in_chinese_reads_the_chinese_notebooks(tmp_path, capsys, monkeypatch):
+    from opsbook.cli import main
+
+    chinese = tmp_path / "notebooks" / "zh" / "01_metrics" / "01_metrics.ipynb"
+    chinese.parent.mkdir(parents=True)
+    shutil.copy(NOTEBOOKS / "01_metrics" / "01_metrics.ipynb", chinese)
+    monkeypatch.setattr("opsbook.progress.NOTEBOOKS", tmp_path / "notebooks")
+    monkeypatch.setattr("opsbook.progress.CHART", tmp_path / "chart.png")
+    try:
+        assert main(["progress", "--lang", "zh", "--no-chart"]) == 0
+    finally:
+        language.set("en")
+    rows = {line.split()[0]: line for line in capsys.readouterr().out.splitlines() if line[:2].isdigit()}
+    assert "未开始" not in rows["01_metrics"] and "未开始" in rows["02_acquisition"]
+    assert "小时" in rows["01_metrics"] or "分钟" in rows["01_metrics"]
