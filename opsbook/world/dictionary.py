@@ -140,16 +140,16 @@ def _table_section(table: Table, rows: int, t: Translate) -> str:
 
 def _column_row(c: Column, t: Translate) -> str:
     reference = f"`{c.references}`" if c.references else ""
-    cells = [f"`{c.name}`", t(DTYPES[c.dtype].word), t("yes") if c.nullable else t("no"), _allowed(c), reference,
+    cells = [f"`{c.name}`", t(DTYPES[c.dtype].word), t("yes") if c.nullable else t("no"), _allowed(c, t), reference,
              t(c.description)]
     return "| " + " | ".join(_cell(x) for x in cells) + " |"
 
 
-def _allowed(c: Column) -> str:
+def _allowed(c: Column, t: Translate) -> str:
     if c.values is not None:
         return ", ".join(f"`{v}`" for v in c.values)
     if c.minimum is not None and c.maximum is not None:
-        return f"{c.minimum:g} to {c.maximum:g}"
+        return t("{low} to {high}").format(low=f"{c.minimum:g}", high=f"{c.maximum:g}")
     if c.minimum is not None:
         return f">= {c.minimum:g}"
     if c.maximum is not None:
