@@ -385,6 +385,18 @@ def test_redteam_on_course_notebooks_scores_no_more_than_the_blank(assignment, g
     assert not _sandbox_processes()
 
 
+@pytest.mark.parametrize(("option", "value", "says"), [("--users", "500", "5,000 to 100,000"),
+                                                      ("--days", "400", "175 to 366"), ("--users", "many", "many")])
+def test_class_worlds_refuses_worlds_the_course_does_not_support(tmp_path, capsys, option, value, says):
+    from opsbook.cli import main
+
+    roster = tmp_path / "students.csv"
+    roster.write_text("id\namy\n")
+    with pytest.raises(SystemExit) as stop:
+        main(["class", "worlds", "--students", str(roster), "--out", str(tmp_path / "w"), option, value])
+    assert stop.value.code == 2 and says in capsys.readouterr().err and not (tmp_path / "w").exists()
+
+
 @needs_sandbox
 @pytest.mark.slow
 @pytest.mark.xdist_group("classgrade")
@@ -395,7 +407,7 @@ def test_each_student_is_graded_on_their_own_world(grading_cache, tmp_path):
 
     worlds = tmp_path / "worlds"
     manifest = make_worlds(["amy", "ben", "cara", "dan"], worlds, users=500, salt="test-term", progress=False)
-    assert set(manifest["students"]) == {"amy", "ben", "cara", "dan"}
+    assert set(manifest["students"]) == {"amy", "ben", "cara", "dan"} and manifest["days"] == 182
     assert (worlds / "_instructor" / "amy.answer_key.json").is_file() and not list((worlds / "amy").glob("*key*"))
     assert make_worlds(["amy"], worlds, users=500, salt="test-term", progress=False)["students"]["amy"] == \
         manifest["students"]["amy"], "same salt, same world"

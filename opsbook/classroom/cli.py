@@ -16,6 +16,8 @@ from pathlib import Path
 
 from opsbook.classroom.status import TAMPER_POLICIES
 from opsbook.paths import ROOT
+from opsbook.world.cli import accepted
+from opsbook.world.config import WorldConfig
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -28,7 +30,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     worlds.add_argument("--students", type=Path, required=True,
                         help="student ids: one per line, or nbgrader's students.csv (column id)")
     worlds.add_argument("--out", type=Path, required=True, help="folder for the worlds (one subfolder per student)")
-    worlds.add_argument("--users", type=int, default=5000, help="users per world (default %(default)s)")
+    worlds.add_argument("--users", type=accepted("n_users"), default=5000, metavar="N",
+                        help="users per world, 5,000 to 100,000 (default %(default)s)")
+    worlds.add_argument("--days", type=accepted("days"), default=WorldConfig.days, metavar="N",
+                        help="days of data per world, 175 to 366 (default %(default)s)")
     worlds.add_argument("--salt", help="course salt (default: the one in OUT/worlds.json, else a new random one)")
     worlds.add_argument("--no-progress", action="store_true")
     worlds.set_defaults(func=_worlds)
@@ -99,10 +104,10 @@ def _course_arg(parser: argparse.ArgumentParser) -> None:
 def _worlds(args: argparse.Namespace) -> int:
     from opsbook.classroom.worlds import make_worlds, read_students
 
-    manifest = make_worlds(read_students(args.students), args.out, users=args.users, salt=args.salt,
-                           progress=not args.no_progress)
-    print(f"{len(manifest['students'])} worlds of {manifest['users']:,} users in {args.out}; "
-          f"release note: {args.out / 'RELEASE.md'}")
+    manifest = make_worlds(read_students(args.students), args.out, users=args.users, days=args.days,
+                           salt=args.salt, progress=not args.no_progress)
+    print(f"{len(manifest['students'])} worlds of {manifest['users']:,} users and {manifest['days']} days in "
+          f"{args.out}; release note: {args.out / 'RELEASE.md'}")
     return 0
 
 

@@ -52,8 +52,8 @@ def read_students(path: Path) -> list[str]:
     return ids
 
 
-def make_worlds(students: Iterable[str], out: Path, users: int = 5000, salt: str | None = None,
-                progress: bool = True) -> dict:
+def make_worlds(students: Iterable[str], out: Path, users: int = 5000, days: int | None = None,
+                salt: str | None = None, progress: bool = True) -> dict:
     """Generate (or keep, when already there with the same seed and size) one world per student."""
     from tqdm import tqdm
 
@@ -66,7 +66,8 @@ def make_worlds(students: Iterable[str], out: Path, users: int = 5000, salt: str
     old = json.loads(manifest_path.read_text(encoding="utf-8")) if manifest_path.is_file() else {}
     salt = salt or old.get("salt") or secrets.token_hex(8)
     students = list(students)
-    manifest = {"salt": salt, "users": users, "seed_rule": "int(sha256(salt + '\\n' + student)[:8], 16)",
+    days = days or WorldConfig.days
+    manifest = {"salt": salt, "users": users, "days": days, "seed_rule": "int(sha256(salt + '\\n' + student)[:8], 16)",
                 "students": {}}
     for student in tqdm(students, desc="worlds", unit="world", disable=not progress):
         if not STUDENT_ID.match(student):
@@ -74,9 +75,9 @@ def make_worlds(students: Iterable[str], out: Path, users: int = 5000, salt: str
         seed = student_seed(salt, student)
         folder = out / student
         meta = folder / "world.json"
-        same = meta.is_file() and _meta_matches(meta, seed, users) and (folder / "MANIFEST.sha256").is_file()
+        same = meta.is_file() and _meta_matches(meta, seed, users, days) and (folder / "MANIFEST.sha256").is_file()
         if not same:
-            world = generate_world(WorldConfig(seed=seed, n_users=users), progress=False)
+            world = generate_world(WorldConfig(seed=seed, n_users=users, days=days), progress=False)
             write_world(world, folder, key_path=out / INSTRUCTOR_DIR / f"{student}.answer_key.json")
         manifest["students"][student] = {
             "seed": seed, "folder": student,
@@ -86,13 +87,13 @@ def make_worlds(students: Iterable[str], out: Path, users: int = 5000, salt: str
     return manifest
 
 
-def _meta_matches(meta: Path, seed: int, users: int) -> bool:
+def _meta_matches(meta: Path, seed: int, users: int, days: int) -> bool:
     try:
         data = json.loads(meta.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError):
         return False
     config = data.get("config", data)
-    return config.get("seed") == seed and config.get("n_users") == users
+    return config.get("seed") == seed and config.get("n_users") == users and config.get("days") == days
 
 
 def world_for(worlds: Path, student: str) -> Path:
@@ -105,8 +106,8 @@ def release_note(manifest: dict) -> str:
     n = len(manifest["students"])
     return f"""# Per-student worlds
 
-{n} worlds of {manifest['users']:,} users, one folder per student id. Each world is generated
-from the seed `{manifest['seed_rule']}` with this term's salt (in `worlds.json`): the same
+{n} worlds of {manifest['users']:,} users and {manifest['days']} days, one folder per student id. Each
+world is generated from the seed `{manifest['seed_rule']}` with this term's salt (in `worlds.json`): the same
 salt and roster regenerate the same worlds byte for byte (`opsbook class worlds` again).
 
 ## Hand out

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn
 
@@ -82,9 +82,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     generate = commands.add_parser("generate", help="generate a world into a folder")
     generate.add_argument("--seed", type=int, default=defaults.seed, help="random seed (default %(default)s)")
-    generate.add_argument("--users", type=_accepted("n_users"), default=defaults.n_users, metavar="N",
+    generate.add_argument("--users", type=accepted("n_users"), default=defaults.n_users, metavar="N",
                           help="users, {:,} to {:,} (default %(default)s)".format(*ACCEPTED["n_users"]))
-    generate.add_argument("--days", type=_accepted("days"), default=defaults.days, metavar="N",
+    generate.add_argument("--days", type=accepted("days"), default=defaults.days, metavar="N",
                           help="days from 1 January, {} to {} (default %(default)s)".format(*ACCEPTED["days"]))
     generate.add_argument("--locale", choices=_locales(), default=defaults.locale,
                           help="locale of names and text (default %(default)s)")
@@ -135,7 +135,7 @@ def _report(data_dir: Path, check_manifest: bool) -> int:
     return 0
 
 
-def _accepted(name: str):
+def accepted(name: str) -> Callable[[str], int]:
     """An argparse type: a whole number inside ``ACCEPTED[name]`` (else a one-line error, exit code 2)."""
     def parse(text: str) -> int:
         try:
