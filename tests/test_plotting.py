@@ -62,7 +62,7 @@ def test_label_sets_title_and_axis_labels():
     plt.close(fig)
 
 
-def test_a_chart_with_a_chinese_title_draws_every_glyph(restored):
+def test_a_chart_with_a_chinese_title_draws_every_glyph(restored, caplog):
     """`make test` installs a CJK font (`make fonts`); Chinese titles and labels must not turn into boxes."""
     import matplotlib
 
@@ -75,9 +75,11 @@ def test_a_chart_with_a_chinese_title_draws_every_glyph(restored):
     label(ax, "日活（DAU）与月活：留存下降了吗？", "日期", "活跃用户（人）")
     ax.plot([1, 2, 3], [3, 1, 2], label="次日留存")
     ax.legend()
-    with warnings.catch_warnings(record=True) as caught:
+    ax.annotate("最高", (1, 3), fontweight="bold")
+    with warnings.catch_warnings(record=True) as caught, caplog.at_level("WARNING", logger="matplotlib.font_manager"):
         warnings.simplefilter("always")
         fig.canvas.draw()
     plt.close(fig)
     missing = [str(w.message) for w in caught if "missing from font" in str(w.message)]
     assert not missing, missing[:3]
+    assert not [r.message for r in caplog.records if "findfont" in r.message], "a weight of the CJK font is missing"

@@ -68,6 +68,16 @@ def test_only_prose_travels_and_nbgraders_markers_stay():
     assert strings == ['"two words"'] and comments == ["# pick users"]
 
 
+@pytest.mark.parametrize(("code", "travels"), [
+    ('label = "stayed\\n(retention)"', True),   # a two-line chart label is prose
+    ('sep = "\\n".join(lines)', False),         # a bare line break is not
+    ('t = f"{what}\\n{day:%Y-%m-%d}"', False),  # nor names in an f-string's braces
+    ('col = "rows"', False), ('title = "留存"', True),
+])
+def test_which_literals_are_prose(code, travels):
+    assert bool(prose_tokens(code)[0]) is travels
+
+
 @pytest.mark.parametrize("nb_id", COURSE_IDS)
 def test_every_notebook_has_a_complete_current_translation(nb_id):
     source = nbformat.read(SOLUTIONS / nb_id / f"{nb_id}.ipynb", as_version=4)

@@ -9,7 +9,7 @@
       zh: |
         ## 1. 事件日志（埋点日志）...
     - id: ex1_1_dau_check             # a code cell: only its prose (string literals and comments) changes
-      strings:                        # every literal with a space or a non-ASCII letter, as written in the code
+      strings:                        # every literal with a space, a \\n or a non-ASCII letter, as written
         - en: '"dau(tiny log)"'
           zh: '"dau（小日志）"'
       comments:
@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import copy
 import io
+import re
 import tokenize
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -91,7 +92,10 @@ def prose_tokens(source: str) -> tuple[list[str], list[str]]:
 
 
 def _is_prose(literal: str) -> bool:
-    return " " in literal or any(ord(ch) > 127 for ch in literal)
+    """Prose has a space, a line break (a two-line chart label) or a non-ASCII letter; an identifier has none."""
+    text = re.sub(r"\{[^{}]*\}", "", literal)  # not the names in an f-string's braces
+    words = "\\n" in text and any(a.isalpha() and b.isalpha() for a, b in zip(text, text[1:]))
+    return " " in literal or words or any(ord(ch) > 127 for ch in literal)
 
 
 def _tokens(source: str) -> list[tokenize.TokenInfo]:
