@@ -88,8 +88,9 @@ def setup_notebook(lang: str = "en") -> str | None:
 
 # Where Linux distributions put CJK fonts (Debian/Ubuntu `fonts-noto-cjk`, `fonts-wqy-*`): matplotlib's font
 # cache is built once, so a font installed after that is added by file.
-CJK_FILES = ("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc", "/usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc",
-             "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc", "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")
+CJK_FILES = ("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
+             "/usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc", "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
+             "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")
 """Font files of Debian's packages (fonts-noto-cjk, with its bold titles; fonts-wqy-*), registered when matplotlib's
 font cache predates them."""
 

@@ -130,7 +130,7 @@ def test_student_seed_is_stable_salted_and_documented(tmp_path):
     table.write_text("id\n../etc\n")
     with pytest.raises(ValueError, match="folder names"):
         read_students(table)
-    note = release_note({"students": {"amy": {}}, "users": 5000, "seed_rule": "x"})
+    note = release_note({"students": {"amy": {}}, "users": 5000, "days": 182, "seed_rule": "x"})
     assert "OPSBOOK_DATA_DIR" in note and "_instructor" in note
 
 

@@ -20,6 +20,7 @@ from opsbook.course.translate import (
     problems,
     prose_tokens,
     translation_path,
+    write_skeleton,
 )
 from opsbook.paths import ROOT, SOLUTIONS
 
@@ -55,6 +56,24 @@ def test_a_changed_english_text_is_caught():
     assert any("cell 6" in p and "no longer in the code" in p for p in found)
     with pytest.raises(ValueError, match="problem"):
         build_zh(changed, translation)
+
+
+def test_rewriting_after_a_change_keeps_the_old_translation_for_the_translator(tmp_path):
+    source, _ = _fixture()
+    root = tmp_path / "translations"
+    translation_path(FIXTURE.name, root=root).parent.mkdir(parents=True)
+    translation_path(FIXTURE.name, root=root).write_text(
+        translation_path(FIXTURE.name, root=FIXTURE_TRANSLATIONS).read_text(encoding="utf-8"), encoding="utf-8")
+    changed = copy.deepcopy(source)
+    old_en = source.cells[3].source
+    changed.cells[3].source += "\nA new sentence."
+    write_skeleton(FIXTURE.name, changed, root=root)
+    rewritten = load_translation(FIXTURE.name, root=root)
+    cell = next(text for text in rewritten.values() if text.previous)
+    assert cell.zh is None and cell.previous["en"] == old_en and "练习 1.1" in cell.previous["zh"]
+    assert any("cell 4" in p and "`previous`" in p for p in problems(changed, rewritten))
+    write_skeleton(FIXTURE.name, changed, root=root)  # again: the old translation is still there
+    assert any(text.previous for text in load_translation(FIXTURE.name, root=root).values())
 
 
 def test_the_code_comparison_catches_a_changed_line_of_code():

@@ -57,7 +57,8 @@ def load_contracts(path: Path) -> dict[str, Contract]:
 
 
 def answer_cells(source: NotebookNode) -> dict[str, list[str]]:
-    """Map each answer cell's grade_id to the graded test cells that check it (those up to the next answer)."""
+    """Map each answer cell's grade_id to the graded test cells that check it (those up to the next answer;
+    a graded markdown cell is marked by hand, not by a check)."""
     checks: dict[str, list[str]] = {}
     current = None
     for cell in source.cells:
@@ -65,7 +66,7 @@ def answer_cells(source: NotebookNode) -> dict[str, list[str]]:
         if meta.get("solution") and not meta.get("grade") and cell.cell_type == "code":
             current = meta["grade_id"]
             checks[current] = []
-        elif meta.get("grade") and current is not None:
+        elif meta.get("grade") and cell.cell_type == "code" and current is not None:
             checks[current].append(meta["grade_id"])
     return {answer: tests for answer, tests in checks.items() if tests}
 
@@ -79,8 +80,10 @@ def solution_code(source: NotebookNode) -> dict[str, str]:
 
 
 def test_cells(source: NotebookNode) -> dict[str, str]:
-    """The source of every graded test cell (hidden tests included), by grade_id."""
-    return {c.metadata.nbgrader.grade_id: c.source for c in source.cells if c.metadata.get("nbgrader", {}).get("grade")}
+    """The source of every autograded test cell (hidden tests included), by grade_id; a graded markdown cell is
+    an answer graded by hand, not a test."""
+    return {c.metadata.nbgrader.grade_id: c.source for c in source.cells
+            if c.metadata.get("nbgrader", {}).get("grade") and c.cell_type == "code"}
 
 
 def graded_notebook(release: NotebookNode, source: NotebookNode, data_dir: Path | None) -> NotebookNode:

@@ -53,6 +53,8 @@ class CellText:
     zh: str | None = None                                   # markdown: the Chinese
     strings: dict[str, str] = field(default_factory=dict)   # code: English literal -> Chinese literal
     comments: dict[str, str] = field(default_factory=dict)  # code: English comment -> Chinese comment
+    previous: dict[str, str] | None = None                  # markdown: {en, zh} of the last translation, kept
+                                                            # when the English changed, for the translator
 
 
 def translation_path(nb_id: str, language: str = LANGUAGE, root: Path = TRANSLATIONS) -> Path:
@@ -71,7 +73,8 @@ def load_translation(nb_id: str, language: str = LANGUAGE, root: Path = TRANSLAT
         cells[str(entry["id"])] = CellText(
             entry.get("en"), entry.get("zh"),
             {s["en"]: s["zh"] for s in entry.get("strings") or [] if s.get("zh") is not None},
-            {c["en"]: c["zh"] for c in entry.get("comments") or [] if c.get("zh") is not None})
+            {c["en"]: c["zh"] for c in entry.get("comments") or [] if c.get("zh") is not None},
+            entry.get("previous"))
     return cells
 
 
@@ -118,7 +121,9 @@ def problems(source: NotebookNode, translation: dict[str, CellText]) -> list[str
         text = translation.get(key)
         where = f"cell {index} ({key})"
         if cell.cell_type == "markdown":
-            if text is None or text.zh is None:
+            if text is not None and text.zh is None and text.previous:
+                found.append(f"{where}: the English changed; update the old translation kept under `previous`")
+            elif text is None or text.zh is None:
                 found.append(f"{where}: not translated")
             elif text.en != cell.source:
                 found.append(f"{where}: the English changed since it was translated")
@@ -183,14 +188,18 @@ def code_shape(source: str) -> list[tuple[int, str]]:
 
 def skeleton(source: NotebookNode, translation: dict[str, CellText] | None = None) -> list[dict]:
     """A translation file's entries for ``source``: existing translations kept, new or changed text
-    listed with ``zh: null`` for a translator to fill in."""
+    listed with ``zh: null`` for a translator to fill in (a changed cell keeps its old translation under
+    ``previous``, so only the change needs translating)."""
     translation = translation or {}
     entries = []
     for cell in source.cells:
         key = cell_key(cell)
         old = translation.get(key, CellText())
         if cell.cell_type == "markdown":
-            entries.append({"id": key, "en": cell.source, "zh": old.zh if old.en == cell.source else None})
+            entry = {"id": key, "en": cell.source, "zh": old.zh if old.en == cell.source else None}
+            if entry["zh"] is None and (old.zh or old.previous):
+                entry["previous"] = {"en": old.en, "zh": old.zh} if old.zh else old.previous
+            entries.append(entry)
         elif cell.cell_type == "code":
             strings, comments = prose_tokens(cell.source)
             if not strings and not comments:

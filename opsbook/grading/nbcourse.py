@@ -49,11 +49,13 @@ class CellResult:
 
 @dataclass(frozen=True)
 class Graded:
-    """The outcome of one autograde run: scores by graded cell, the autograded copy, cells stopped by the timeout."""
+    """The outcome of one autograde run: scores by autograded cell, the autograded copy, cells stopped by the
+    timeout, and the points of each cell an instructor grades by hand (a written answer), not in the score."""
 
     cells: dict[str, CellResult]
     notebook: Path
     timed_out: list[str] = field(default_factory=list)
+    by_hand: dict[str, float] = field(default_factory=dict)
 
     @property
     def score(self) -> float:
@@ -181,14 +183,16 @@ class Course:
             grades = {g.name: g for g in gb.find_submission_notebook(self.release.stem, self.assignment,
                                                                      student).grades}
             cells = {}
-            for grade_id in _grade_ids(self.release):
+            autograded, by_hand = graded_cells(self.release)
+            for grade_id in autograded:
                 g = grades[grade_id]
                 score = float(g.score or 0.0)
                 cell = by_id.get(grade_id)
                 message = "" if score == g.max_score else (
                     failure_message(cell) if cell is not None else "this cell was deleted from the notebook")
                 cells[grade_id] = CellResult(grade_id, score, float(g.max_score), message)
-        return Graded(cells, graded_path, timed_out_cells(graded))
+            hand = {grade_id: float(grades[grade_id].max_score) for grade_id in by_hand}
+        return Graded(cells, graded_path, timed_out_cells(graded), hand)
 
     def feedback(self, student: str) -> Path:
         """Render the HTML feedback report of ``student``'s autograded notebook."""
@@ -202,9 +206,12 @@ class Course:
         return self.root / "feedback" / student / self.assignment / f"{self.release.stem}.html"
 
 
-def _grade_ids(notebook: Path) -> list[str]:
+def graded_cells(notebook: Path) -> tuple[list[str], list[str]]:
+    """Grade ids of the cells autograde scores (code) and of those an instructor grades by hand (markdown)."""
     nb = nbformat.read(notebook, as_version=4)
-    return [c.metadata.nbgrader.grade_id for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")]
+    graded = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")]
+    return ([c.metadata.nbgrader.grade_id for c in graded if c.cell_type == "code"],
+            [c.metadata.nbgrader.grade_id for c in graded if c.cell_type != "code"])
 
 
 def failure_message(cell: nbformat.NotebookNode) -> str:

@@ -59,6 +59,11 @@ _TEXT = {
                       "them back from a fresh copy of the notebook (`git show HEAD:<path>` or the course repository).",
                 "zh": "缺少评分单元格：{cells}。它们已从你的笔记本中删除，不得分；请从一份新的笔记本里复制回来"
                       "（`git show HEAD:<path>` 或课程仓库）。"},
+    "by_hand": {"en": "Graded by hand, not in the total: {cells}. In a class your instructor marks it; studying "
+                      "alone, compare your text with the rubric under the exercise.",
+                "zh": "人工评分，不计入合计：{cells}。在课堂上由老师评分；"
+                      "自学时，请对照练习下方的评分标准检查你写的内容。"},
+    "points": {"en": "{name} ({points:g} points)", "zh": "{name}（{points:g} 分）"},
     "feedback": {"en": "Feedback report: {path}", "zh": "反馈报告：{path}"},
     "no_sandbox": {"en": "No sandbox here ({reason}): your notebook runs with your own permissions.",
                    "zh": "这里没有沙箱（{reason}）：你的笔记本会以你自己的权限运行。"},
@@ -191,6 +196,10 @@ def format_report(report: Report) -> str:
                                           seconds=report.timeout))
     if report.missing:
         lines.append("\n" + language.pick(_TEXT["missing"], cells=", ".join(report.missing)))
+    if report.graded.by_hand:
+        cells = ", ".join(language.pick(_TEXT["points"], name=report.exercises.get(grade_id, grade_id), points=points)
+                          for grade_id, points in report.graded.by_hand.items())
+        lines.append("\n" + language.pick(_TEXT["by_hand"], cells=cells))
     lines.append("\n" + language.pick(_TEXT["feedback"], path=shown(report.feedback)))
     return "\n".join(lines)
 
