@@ -153,8 +153,9 @@ def make_edition_world(lang: str) -> Path:
     meta = json.loads((DEFAULT_DATA_DIR / "world.json").read_text(encoding="utf-8"))
     config = replace(config_from_meta(meta), locale=EDITION_LOCALES[lang])
     print(_TEXT["making"].get(lang, _TEXT["making"]["en"]).format(folder=folder), file=sys.stderr, flush=True)
-    with tempfile.TemporaryDirectory(dir=DEFAULT_DATA_DIR, prefix=f".{lang}-") as tmp:
-        write_world(generate_world(config, progress=False), tmp)
+    with tempfile.TemporaryDirectory(dir=DEFAULT_DATA_DIR, prefix=f".{lang}-") as tmp, \
+            tempfile.TemporaryDirectory() as no_key:  # a learner's copy: the answer key is not kept
+        write_world(generate_world(config, progress=False), tmp, Path(no_key) / "answer-key.json")
         if expected.is_file() and _manifest_entries(Path(tmp) / "MANIFEST.sha256") != _manifest_entries(expected):
             raise ValueError(f"the {lang} world made here differs from {expected.name}: the installed versions are "
                              "not the course's pins (`make install`), or run `make data` to renew the checksums")

@@ -66,7 +66,9 @@ def test_the_chinese_edition_grades_on_its_world_and_its_release_scores_zero(nb_
     assert (folder / f"{nb_id}.ipynb").is_file(), f"no Chinese edition of {nb_id}"
     source, release, template = release_for(folder, grading_cache)
     assert source.metadata["opsbook"]["language"] == "zh"
-    run = check_contracts(folder, release, course_config(tmp_path), data_dir=edition_world("zh"), variants=False)
+    world = edition_world("zh")
+    assert not list(world.parent.glob("*answer*")), "making the Chinese world left an answer key in datasets/"
+    run = check_contracts(folder, release, course_config(tmp_path), data_dir=world, variants=False)
     assert not run.errors, f"the Chinese {nb_id} raises: {run.errors}"
     lost = [f"{t.answer}: {' | '.join(t.messages)}" for t in run.trials if not t.holds]
     assert not lost, "the Chinese reference loses points:\n" + "\n".join(lost)
