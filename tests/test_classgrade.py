@@ -105,10 +105,12 @@ def _hidden_lines(source: Path) -> set[str]:
     """Distinctive lines of a notebook's hidden tests (what feedback must never show)."""
     from opsbook.grading.markers import visible_part
 
+    cells = nbformat.read(source, as_version=4).cells
+    shown = "\n".join(visible_part(cell.source) for cell in cells  # what every student sees in the release
+                      if not cell.metadata.get("nbgrader", {}).get("solution"))
     lines = set()
-    for cell in nbformat.read(source, as_version=4).cells:
+    for cell in cells:
         if cell.metadata.get("nbgrader", {}).get("grade"):
-            shown = {line.strip() for line in visible_part(cell.source).splitlines()}
             lines |= {line.strip() for line in cell.source.splitlines()
                       if len(line.strip()) > 24 and line.strip() not in shown and "HIDDEN TESTS" not in line}
     return lines
