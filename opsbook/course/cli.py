@@ -90,7 +90,7 @@ def _release(args: argparse.Namespace) -> int:
     try:
         for path in release(SOLUTIONS, NOTEBOOKS):
             print(f"released {shown(path)}")
-        zh_sources = translated_sources(SOLUTIONS, ZH_SOURCES, [e.id for e in load_manifest()])
+        zh_sources = translated_sources(SOLUTIONS, ZH_SOURCES, [path.parent.name for path in sources])
         if zh_sources:
             for path in release(ZH_SOURCES, NOTEBOOKS / "zh", keep=()):
                 print(f"released {shown(path)}")
