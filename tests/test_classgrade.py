@@ -152,6 +152,8 @@ def test_integrity_scan_names_suspicious_code_and_ignores_release_code():
         nbformat.v4.new_code_cell("# the nbgrader gradebook is mentioned in a comment only\nx = 1"),
         nbformat.v4.new_code_cell("import opsbook.kernel.probe"),
         nbformat.v4.new_code_cell("s = pd.Series([1]).rename('x').replace(1, 2)"),
+        nbformat.v4.new_code_cell('print("I checked this with the nbgrader gradebook in mind")'),
+        nbformat.v4.new_code_cell('import importlib\nj = importlib.import_module("opsbook.grading.judge")'),
     ])
     found = {(f.rule, f.cell) for f in scan_code(nb, {c.source for c in release.cells})}
     rules = {rule for rule, _ in found}
@@ -161,6 +163,8 @@ def test_integrity_scan_names_suspicious_code_and_ignores_release_code():
     assert not any(cell == 3 for _, cell in found), "a comment is not code"
     assert not any(cell == 5 for _, cell in found), "pandas' rename and replace are not file access"
     assert ("grader", 4) in found
+    assert not any(cell == 6 for _, cell in found), "a message that names nbgrader is not code aimed at it"
+    assert ("grader", 7) in found, "a module path in a string is"
 
 
 def test_a_submission_copy_leaves_out_everything_that_could_prepare_the_kernel(tmp_path):
@@ -481,3 +485,12 @@ def test_self_grading_never_lets_a_notebook_write_into_the_repository(tmp_path):
     nbformat.write(release, notebook)
     grade_notebook(notebook, FIXTURE.parent, tmp_path / "work")
     assert not target.exists() and not data.exists(), "a self-graded notebook wrote into the repository"
+
+
+def test_a_learners_own_sandbox_does_not_count_their_desktops_processes(tmp_path, monkeypatch):
+    """Self-grading keeps the learner's user, whose browser and desktop RLIMIT_NPROC would count too."""
+    from opsbook.grading.sandbox import SandboxSpec
+
+    monkeypatch.setattr("os.geteuid", lambda: 1000)
+    assert not any(a.startswith("--nproc") for a in SandboxSpec(workdir=tmp_path, uid=None).command(["true"]))
+    assert any(a.startswith("--nproc") for a in SandboxSpec(workdir=tmp_path, uid=199_999).command(["true"]))

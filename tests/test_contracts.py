@@ -153,3 +153,21 @@ def test_nbgrader_validate_invert_fails_every_test_of_release(folder, grading_ca
     validator.invert = True
     result = validator.validate(str(release))
     assert result == {}, f"tests pass (or cells changed) in the release of {folder.name}: {result}"
+
+
+@pytest.mark.slow
+def test_the_judge_leaves_no_kernel_home_behind(grading_cache, tmp_path, monkeypatch):
+    """Each kernel starts in a fresh home of the grader's (no profile of the submission's); it goes when
+    grading ends."""
+    import tempfile
+
+    from course_cases import FIXTURE
+
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    template = prepare_course(FIXTURE, grading_cache)
+    release = nbformat.read(template / "release" / FIXTURE.name / f"{FIXTURE.name}.ipynb", as_version=4)
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    run = check_contracts(FIXTURE, release, course_config(tmp_path), variants=False)
+    assert run.trials and all(t.holds for t in run.trials)
+    assert not list(scratch.glob("opsbook-kernel-home-*"))

@@ -202,3 +202,14 @@ def test_report_files_and_command(synthetic_class, tmp_path):
     assert run.returncode == 0, run.stderr
     assert (course / "class_grading" / ASSIGNMENT / "report.html").is_file()
     assert "ex1_8_decompose_check" in run.stdout and f"{len(students)} submissions" in run.stdout
+
+
+def test_a_written_answer_is_reported_as_graded_by_hand_not_as_a_failed_test():
+    import nbformat
+
+    from opsbook.classroom.report import _first_failure
+
+    cell = nbformat.v4.new_markdown_cell("My review ...")
+    cell.metadata["nbgrader"] = {"grade": True, "solution": True, "grade_id": "ex10_10_review_text", "points": 4}
+    nb = nbformat.v4.new_notebook(cells=[cell])
+    assert "graded by hand" in _first_failure(nb, "ex10_10_review_text", "graded")

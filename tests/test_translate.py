@@ -92,6 +92,11 @@ def test_only_prose_travels_and_nbgraders_markers_stay():
     ('sep = "\\n".join(lines)', False),         # a bare line break is not
     ('t = f"{what}\\n{day:%Y-%m-%d}"', False),  # nor names in an f-string's braces
     ('col = "rows"', False), ('title = "留存"', True),
+    ('ax.plot(x, label="adopters")', True),       # a one-word label a chart shows
+    ('ax.set_ylabel("group")', True),
+    ('ax.legend(title="platform")', True),
+    ('ax.annotate(f"{y:,}", (1, 2))', False),     # a number, no words
+    ('df["group"].plot(label=None)', False),      # a column name is data
 ])
 def test_which_literals_are_prose(code, travels):
     assert bool(prose_tokens(code)[0]) is travels

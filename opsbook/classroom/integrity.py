@@ -323,16 +323,20 @@ def scan_code(nb: NotebookNode, release_sources: set[str]) -> list[Finding]:
 
 
 def _without_comments(python: str) -> str:
-    """``python`` with its comments blanked (line numbers kept); the text itself if it does not tokenize."""
+    """``python`` with its comments and its one-line prose strings (a literal with a space: a message, not a
+    module path) blanked, line numbers kept; the text itself if it does not tokenize."""
     import io
     import tokenize
 
     lines = python.splitlines()
     try:
         for token in tokenize.generate_tokens(io.StringIO(python).readline):
+            row, col = token.start
             if token.type == tokenize.COMMENT:
-                row, col = token.start
                 lines[row - 1] = lines[row - 1][:col]
+            elif token.type == tokenize.STRING and token.start[0] == token.end[0] and " " in token.string:
+                end = token.end[1]
+                lines[row - 1] = lines[row - 1][:col] + " " * (end - col) + lines[row - 1][end:]
     except (tokenize.TokenError, IndentationError, SyntaxError):
         return python
     return "\n".join(lines)

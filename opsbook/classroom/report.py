@@ -161,6 +161,8 @@ def _first_failure(nb, grade_id: str, status: str) -> str:  # noqa: ANN001 - Not
     if nb is None:
         return f"not run ({status})"
     cell = next((c for c in nb.cells if c.get("metadata", {}).get("nbgrader", {}).get("grade_id") == grade_id), None)
+    if cell is not None and cell.cell_type == "markdown":
+        return "a written answer, graded by hand in the formgrader (0 until it is)"
     return failure_message(cell) if cell is not None else "the cell is missing from the notebook"
 
 

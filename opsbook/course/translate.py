@@ -85,13 +85,30 @@ def prose_tokens(source: str) -> tuple[list[str], list[str]]:
 
     marks = course_markers()
     strings, comments = [], []
+    before: list[str] = []  # the two code tokens before this one
     for token in _tokens(source):
-        if token.type == tokenize.STRING and _is_prose(token.string):
+        if token.type == tokenize.STRING and (_is_prose(token.string) or _is_label(token.string, before)):
             strings.append(token.string)
         elif token.type == tokenize.COMMENT and not any(m in token.string for m in (
                 marks.begin_solution, marks.end_solution, marks.begin_hidden, marks.end_hidden)):
             comments.append(token.string)
+        if token.type not in (tokenize.NL, tokenize.NEWLINE, tokenize.COMMENT, tokenize.INDENT, tokenize.DEDENT):
+            before = [*before[-1:], token.string]
     return strings, comments
+
+
+# A one-word literal is prose when a chart shows it: `label="adopters"`, `ax.set_ylabel("group")`.
+_LABEL_KEYWORDS = {"label", "xlabel", "ylabel", "title"}
+_LABEL_CALLS = {"set_xlabel", "set_ylabel", "set_title", "suptitle", "xlabel", "ylabel", "title", "legend", "text"}
+
+
+def _is_label(literal: str, before: list[str]) -> bool:
+    """A one-word chart text: the value of a label keyword or the first argument of a text call."""
+    words = re.sub(r"\{[^{}]*\}", "", literal)
+    if not any(a.isalpha() and b.isalpha() for a, b in zip(words, words[1:])) or len(before) < 2:
+        return False
+    name, sign = before
+    return (sign == "=" and name in _LABEL_KEYWORDS) or (sign == "(" and name in _LABEL_CALLS)
 
 
 def _is_prose(literal: str) -> bool:

@@ -33,6 +33,7 @@ import io
 import json
 import os
 import secrets
+import shutil
 import threading
 import time
 from collections import OrderedDict
@@ -332,6 +333,7 @@ class JudgedExecute(Execute):
         self.exchange = Exchange(folder, self.exchange_owner())
         self._base = None
         self.dead = None
+        self._homes: list[str] = []
         try:
             with self.setup_kernel():
                 info = self.wait_for_reply(self.kc.kernel_info())
@@ -340,6 +342,8 @@ class JudgedExecute(Execute):
                 yield self
         finally:
             self.exchange.close()
+            for home in self._homes:
+                shutil.rmtree(home, ignore_errors=True)
 
     def judge_language(self) -> str:
         return self.language or self.nb.metadata.get("opsbook", {}).get("language", "en")
@@ -371,6 +375,7 @@ class JudgedExecute(Execute):
         from opsbook.data import DATA_DIR_ENV
 
         home = tempfile.mkdtemp(prefix="opsbook-kernel-home-")
+        self._homes.append(home)  # removed when the session ends
         return {**os.environ, **SAFE_START, "IPYTHONDIR": os.path.join(home, ".ipython"),
                 "JUPYTER_CONFIG_DIR": os.path.join(home, ".jupyter"), "HOME": home, DATA_DIR_ENV: self.world.dir}
 

@@ -105,7 +105,10 @@ class SandboxSpec:
         if self.uid is not None:
             args += ["setpriv", f"--reuid={self.uid}", f"--regid={self.uid}", "--clear-groups",
                      "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs"]
-        args += ["prlimit", f"--as={limits.memory_mb * 1024 * 1024}", f"--nproc={limits.nproc}",
+        # RLIMIT_NPROC counts every process of the user: only a user of the sandbox's own can be limited
+        # without counting a learner's browser and desktop (self-grading keeps the learner's user).
+        nproc = [f"--nproc={limits.nproc}"] if self.uid is not None or os.geteuid() == 0 else []
+        args += ["prlimit", f"--as={limits.memory_mb * 1024 * 1024}", *nproc,
                  f"--fsize={limits.fsize_mb * 1024 * 1024}", f"--nofile={limits.nofile}", "--core=0", "--"]
         return args + cmd
 
