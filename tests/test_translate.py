@@ -87,6 +87,14 @@ def test_only_prose_travels_and_nbgraders_markers_stay():
     assert strings == ['"two words"'] and comments == ["# pick users"]
 
 
+def test_a_label_named_like_a_column_changes_only_where_the_chart_shows_it():
+    from opsbook.course.translate import CellText, _translate_code
+
+    code = 'ax.barh(y, money["budget"], label="budget")\nmoney["budget"].sum()\n'
+    assert _translate_code(code, CellText(strings={'"budget"': '"预算"'})) == (
+        'ax.barh(y, money["budget"], label="预算")\nmoney["budget"].sum()\n')
+
+
 @pytest.mark.parametrize(("code", "travels"), [
     ('label = "stayed\\n(retention)"', True),   # a two-line chart label is prose
     ('sep = "\\n".join(lines)', False),         # a bare line break is not

@@ -80,21 +80,30 @@ def load_translation(nb_id: str, language: str = LANGUAGE, root: Path = TRANSLAT
 
 def prose_tokens(source: str) -> tuple[list[str], list[str]]:
     """(string literals, comments) of a code cell that carry prose: a literal with a space or a non-ASCII
-    letter, as written (quotes and prefix included), and every comment but nbgrader's markers."""
+    letter or a chart's one-word label, as written (quotes and prefix included), and every comment but
+    nbgrader's markers."""
+    found = _prose(source)
+    return ([t.string for t in found if t.type == tokenize.STRING],
+            [t.string for t in found if t.type == tokenize.COMMENT])
+
+
+def _prose(source: str) -> list[tokenize.TokenInfo]:
+    """The tokens of a cell that travel to another language; the same literal elsewhere in the cell (a
+    column named like a label) stays."""
     from opsbook.grading.markers import course_markers
 
     marks = course_markers()
-    strings, comments = [], []
+    found = []
     before: list[str] = []  # the two code tokens before this one
     for token in _tokens(source):
         if token.type == tokenize.STRING and (_is_prose(token.string) or _is_label(token.string, before)):
-            strings.append(token.string)
+            found.append(token)
         elif token.type == tokenize.COMMENT and not any(m in token.string for m in (
                 marks.begin_solution, marks.end_solution, marks.begin_hidden, marks.end_hidden)):
-            comments.append(token.string)
+            found.append(token)
         if token.type not in (tokenize.NL, tokenize.NEWLINE, tokenize.COMMENT, tokenize.INDENT, tokenize.DEDENT):
             before = [*before[-1:], token.string]
-    return strings, comments
+    return found
 
 
 # A one-word literal is prose when a chart shows it: `label="adopters"`, `ax.set_ylabel("group")`.
@@ -179,11 +188,12 @@ def _translate_code(source: str, text: CellText) -> str:
     lines = source.splitlines(keepends=True)
     edits = []
     tokens = _tokens(source)
+    prose = {token.start for token in _prose(source)}
     for i, token in enumerate(tokens):
         new = None
-        if token.type == tokenize.STRING and token.string in text.strings:
+        if token.type == tokenize.STRING and token.start in prose and token.string in text.strings:
             new = text.strings[token.string]
-        elif token.type == tokenize.COMMENT and token.string in text.comments:
+        elif token.type == tokenize.COMMENT and token.start in prose and token.string in text.comments:
             new = text.comments[token.string]
         elif token.type == tokenize.STRING and token.string in ('"en"', "'en'") and i >= 2 \
                 and tokens[i - 1].string == "=" and tokens[i - 2].string == "lang":
