@@ -95,11 +95,11 @@ def _prose(source: str) -> list[tokenize.TokenInfo]:
     marks = course_markers()
     found = []
     before: list[str] = []  # the two code tokens before this one
+    markers = (marks.begin_solution, marks.end_solution, marks.begin_hidden, marks.end_hidden)
     for token in _tokens(source):
-        if token.type == tokenize.STRING and (_is_prose(token.string) or _is_label(token.string, before)):
-            found.append(token)
-        elif token.type == tokenize.COMMENT and not any(m in token.string for m in (
-                marks.begin_solution, marks.end_solution, marks.begin_hidden, marks.end_hidden)):
+        string = token.type == tokenize.STRING and (_is_prose(token.string) or _is_label(token.string, before))
+        comment = token.type == tokenize.COMMENT and not any(m in token.string for m in markers)
+        if string or comment:
             found.append(token)
         if token.type not in (tokenize.NL, tokenize.NEWLINE, tokenize.COMMENT, tokenize.INDENT, tokenize.DEDENT):
             before = [*before[-1:], token.string]
