@@ -128,6 +128,7 @@ def needs(line: str, cell: str) -> Any:
     exercises = line.split()
     tree = ast.parse(cell)
     last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
+    figures = _figures()
     try:
         exec(compile(tree, "<cell>", "exec"), shell.user_ns)  # noqa: S102 - the learner's own cell
         value = eval(compile(ast.Expression(last.value), "<cell>", "eval"), shell.user_ns) if last else None  # noqa: S307
@@ -135,15 +136,27 @@ def needs(line: str, cell: str) -> Any:
             _owed.pop(name, None)
         return value
     except NotImplementedError:
-        _skip(shell, tree, exercises, "NotImplementedError")
+        _skip(shell, tree, exercises, "NotImplementedError", figures)
     except NameError as exc:
         if getattr(exc, "name", None) not in _owed:
             raise
-        _skip(shell, tree, exercises, f"NameError: {exc.name}")
+        _skip(shell, tree, exercises, f"NameError: {exc.name}", figures)
     return None
 
 
-def _skip(shell: Any, tree: ast.Module, exercises: list[str], why: str) -> None:
+def _figures() -> set[int]:
+    """The open matplotlib figures (none when pyplot is not in use)."""
+    import sys
+
+    pyplot = sys.modules.get("matplotlib.pyplot")
+    return set(pyplot.get_fignums()) if pyplot else set()
+
+
+def _skip(shell: Any, tree: ast.Module, exercises: list[str], why: str, figures: set[int]) -> None:
+    import sys
+
+    for number in _figures() - figures:  # a chart the cell began before it stopped: no empty frame
+        sys.modules["matplotlib.pyplot"].close(number)
     for name in assigned_names(tree):
         shell.user_ns.pop(name, None)  # no stale value from an earlier run stands in for the skipped one
         _owed[name] = exercises

@@ -18,7 +18,8 @@ app works stays that way. Same world, same plan, same seed: same outcome.
     result.weekly       # weekly active users per week of the run, in total and by platform
     result.daily        # one row per simulated day
     result.by_channel   # spend, new users and how many of them were active in the last week, per channel
-    result.levers       # each lever of the plan: what it committed, what it spent, the day it began to act
+    result.levers       # each lever of the plan: what it committed, what it spent, the day it began to act,
+                        # whom a campaign reached and, for a push, how many were on its list
 
 Days of the run are counted from 0, the first day after the data ends. Every
 lever is decided on day 0 and acts after its lead time: a campaign that takes 3
@@ -393,6 +394,7 @@ class _Forward:
         self.factors = day_factors(replace(self.cfg, days=self.first + days))
         self.camps = self._campaigns()
         self.pushed = 0                               # messages a push sent
+        self.push_list = 0                            # users on its list (more than it sent when the budget is short)
         self.returned: np.ndarray | None = None       # users a push brought back
 
     def run(self) -> Outcome:
@@ -415,7 +417,7 @@ class _Forward:
         for i, c in enumerate(self.plan.campaigns):
             if c.kind == "push":
                 continue
-            cap = None if c.kind == "invite" else int(c.budget // CAMPAIGNS[c.kind].unit_cost)
+            cap = None if c.kind == "invite" else _units(c.budget, c.kind)
             out.append(Campaign(100 + i, f"plan {c.kind}", c.kind, self.first + c.first_day, self.first + self.days,
                                 0.0, "", "", target=c.target, max_joins=cap))
         return out
@@ -466,7 +468,8 @@ class _Forward:
         if push.platform is not None:
             wanted &= pop.platform[:m] == PLATFORMS.index(push.platform)
         listed = np.flatnonzero(wanted)
-        cap = int(push.budget // CAMPAIGNS["push"].unit_cost)
+        self.push_list = int(listed.size)
+        cap = _units(push.budget, "push")
         if listed.size > cap:
             listed = np.sort(self.rng.choice(listed, size=cap, replace=False))
         self.pushed = int(listed.size)
@@ -516,7 +519,7 @@ class _Forward:
         extra = np.zeros(self.days, np.int64)
         extra[start:] = self.rng.poisson(2.0 * usual[start:])
         budget = next(p.budget for p in self.plan.campaigns if p.kind == "invite")
-        kept = np.minimum(np.cumsum(extra), int(budget // CAMPAIGNS["invite"].unit_cost))
+        kept = np.minimum(np.cumsum(extra), _units(budget, "invite"))
         counts[:, CHANNELS.index("referral")] += np.diff(np.r_[0, kept])
         return int(kept[-1])
 
@@ -563,17 +566,22 @@ class _Report:
         out["channel_spend"] = self.spend.sum(axis=1).round(2)
         return out
 
-    def _campaign_spent(self) -> dict[str, float]:
-        """What each campaign paid out, CNY (never more than its budget)."""
-        spent, camps = {}, iter(self.fw.camps)
+    def _campaign_reach(self) -> dict[str, int]:
+        """Whom each campaign reached: messages a push sent, users who joined, invites sent."""
+        reach, camps = {}, iter(self.fw.camps)
         for p in self.fw.plan.campaigns:
             if p.kind == "push":
-                people = self.fw.pushed
+                reach[p.kind] = self.fw.pushed
             else:
                 camp = next(camps)
-                people = self.invited if p.kind == "invite" else int((self.state.joined[camp.campaign_id] >= 0).sum())
-            spent[p.kind] = round(min(CAMPAIGNS[p.kind].unit_cost * people, p.budget), 2)
-        return spent
+                joined = int((self.state.joined[camp.campaign_id] >= 0).sum())
+                reach[p.kind] = self.invited if p.kind == "invite" else joined
+        return reach
+
+    def _campaign_spent(self) -> dict[str, float]:
+        """What each campaign paid out, CNY (never more than its budget)."""
+        return {p.kind: round(min(CAMPAIGNS[p.kind].unit_cost * self._campaign_reach()[p.kind], p.budget), 2)
+                for p in self.fw.plan.campaigns}
 
     def _release_cost(self) -> float:
         return self.fw.hist.fix_cost(self.fw.plan.release_fix)
@@ -628,14 +636,21 @@ class _Report:
         rows += [{"lever": f"channel_budget['{c}']", "committed": v,
                   "spent": round(float(self.spend[:, CHANNELS.index(c)].sum()), 2), "acts_from_day": CHANNEL_LEAD_DAYS}
                  for c, v in plan.channel_budget.items()]
-        spent = self._campaign_spent()
+        spent, reach = self._campaign_spent(), self._campaign_reach()
         rows += [{"lever": f"campaign '{c.kind}'", "committed": c.budget, "spent": spent[c.kind],
-                  "acts_from_day": c.first_day} for c in plan.campaigns]
+                  "acts_from_day": c.first_day, "reached": reach[c.kind],
+                  "on_list": self.fw.push_list if c.kind == "push" else np.nan} for c in plan.campaigns]
         if plan.release_fix:
             cost, lead = self._release_cost(), RELEASE_FIXES[plan.release_fix].lead_days
             rows.append({"lever": f"release_fix '{plan.release_fix}'", "committed": cost, "spent": cost,
                          "acts_from_day": lead if self.fw.hist.bug_open else np.nan})
-        return pd.DataFrame(rows, columns=["lever", "committed", "spent", "acts_from_day"]).set_index("lever")
+        columns = ["lever", "committed", "spent", "acts_from_day", "reached", "on_list"]
+        return pd.DataFrame(rows, columns=columns).set_index("lever")
+
+
+def _units(budget: float, kind: str) -> int:
+    """How many coupons, messages or rewards ``budget`` pays for (500 CNY at 0.1 a message: 5,000, not 4,999)."""
+    return int(np.floor(budget / CAMPAIGNS[kind].unit_cost + 1e-9))
 
 
 def _concat(a: Population, b: Population) -> Population:

@@ -8,6 +8,15 @@ import pytest
 from tiny_world import write_tiny_world
 
 
+@pytest.fixture(autouse=True)
+def english_messages():
+    """Every test starts with the messages in English, whatever an earlier test in this worker chose."""
+    from opsbook import language
+
+    language.set("en")
+    yield
+
+
 @pytest.fixture
 def tiny_world_dir(tmp_path: Path) -> Path:
     """A fresh, valid tiny world in a temporary folder (safe to modify)."""

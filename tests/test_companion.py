@@ -131,6 +131,9 @@ def test_needs_magic_skips_with_one_line_and_owes_the_names(capsys):
     assert "Skipped" in capsys.readouterr().out, "a cell that uses what a skipped cell made is skipped too"
     result = shell.run_cell("%%needs 1.1\nx = 41\nx + 1")
     assert result.result == 42 and shell.user_ns["x"] == 41
+    shell.run_cell("import matplotlib\nmatplotlib.use('Agg')\nimport matplotlib.pyplot as plt\nplt.close('all')")
+    shell.run_cell("%%needs 1.1\nfig, ax = plt.subplots()\nax.plot(daily)")
+    assert not shell.user_ns["plt"].get_fignums(), "a skipped chart leaves no empty figure to show"
     failed = shell.run_cell("%%needs 1.1\n1 / 0")
     assert isinstance(failed.error_in_exec, ZeroDivisionError), "other errors are the learner's to see"
 

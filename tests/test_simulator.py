@@ -177,11 +177,17 @@ def test_a_push_brings_back_users_who_left_if_the_app_works_when_they_return():
     assert _ratio(late) > 1.5 * _ratio(none)
     assert _ratio(late) > 1.3 * _ratio(early), "back in a broken app, they leave again"
     assert 0 < late.summary["campaign_cost"] <= 1_500
+    sent, listed = late.levers.loc["campaign 'push'", ["reached", "on_list"]]
+    assert 0 < sent == listed <= 15_000, "the budget pays for the whole list"
+    short = simulate_plan({**base, "campaigns": [{**reach, "budget": 500, "start": 18}]}, days=28, seed=0)
+    sent, listed = short.levers.loc["campaign 'push'", ["reached", "on_list"]]
+    assert sent == 5_000 < listed, "a short budget sends one message per 0.1 CNY and says how many it left out"
 
 
 def test_a_push_reaches_only_as_many_users_as_its_budget_pays_for_and_only_its_platform():
     small = simulate_plan({"campaigns": [{"kind": "push", "target": "all", "budget": 50}]}, days=10, seed=0)
-    assert small.summary["campaign_cost"] == pytest.approx(50 // CAMPAIGNS["push"].unit_cost * 0.1)
+    assert small.summary["campaign_cost"] == pytest.approx(50.0)  # 500 messages at 0.1 CNY, not 499
+    assert small.levers.loc["campaign 'push'", "reached"] == 50 / CAMPAIGNS["push"].unit_cost
     assert small.summary["users_won_back"] <= 500
     other = simulate_plan({"release_fix": "rollback", "campaigns": [{"kind": "push", "target": "all",
                                                                       "platform": OTHER, "budget": 2_000}]},
