@@ -121,11 +121,15 @@ def revealed(store: Path | None = None) -> dict[str, dict[str, str]]:
 
 # --------------------------------------------------------------------------- %%needs
 def needs(line: str, cell: str) -> Any:
-    """Cell magic: run the cell; if an unfinished exercise stops it, say which in one line instead."""
+    """Cell magic: run the cell; if an unfinished exercise stops it, say which in one line instead.
+
+    ``%%needs 10.8 my_plan``: numbers are exercises; a name is a value an exercise's answer defines (a
+    ``NameError`` for it means that exercise is unfinished)."""
     from IPython import get_ipython
 
     shell = get_ipython()
-    exercises = line.split()
+    exercises = [word for word in line.split() if re.fullmatch(r"\d+(\.\d+)*", word)]
+    answers = set(line.split()) - set(exercises)
     tree = ast.parse(cell)
     last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
     figures = _figures()
@@ -138,7 +142,7 @@ def needs(line: str, cell: str) -> Any:
     except NotImplementedError:
         _skip(shell, tree, exercises, "NotImplementedError", figures)
     except NameError as exc:
-        if getattr(exc, "name", None) not in _owed:
+        if getattr(exc, "name", None) not in _owed and getattr(exc, "name", None) not in answers:
             raise
         _skip(shell, tree, exercises, f"NameError: {exc.name}", figures)
     return None

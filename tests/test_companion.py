@@ -134,6 +134,8 @@ def test_needs_magic_skips_with_one_line_and_owes_the_names(capsys):
     shell.run_cell("import matplotlib\nmatplotlib.use('Agg')\nimport matplotlib.pyplot as plt\nplt.close('all')")
     shell.run_cell("%%needs 1.1\nfig, ax = plt.subplots()\nax.plot(daily)")
     assert not shell.user_ns["plt"].get_fignums(), "a skipped chart leaves no empty figure to show"
+    shell.run_cell("%%needs 10.8 my_plan\nplan = dict(my_plan)")
+    assert "Exercise 10.8" in capsys.readouterr().out, "a value an unfinished exercise did not define yet"
     failed = shell.run_cell("%%needs 1.1\n1 / 0")
     assert isinstance(failed.error_in_exec, ZeroDivisionError), "other errors are the learner's to see"
 
