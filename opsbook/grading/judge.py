@@ -509,12 +509,17 @@ class JudgedExecute(Execute):
         self._answered.add(parent)
 
     async def _interrupt(self) -> None:
-        try:
-            await ensure_async(self.km.interrupt_kernel())
-        except Exception:  # noqa: BLE001 - already gone
-            pass
-        msg_id = self.kc.execute("", silent=True, store_history=False, allow_stdin=False)
-        if await self._reply(msg_id, time.monotonic() + INTERRUPT_GRACE) is None and self.dead is None:
+        """Stop what the kernel runs; a kernel that has not stopped after two interrupts is shut down."""
+        msg_id = None
+        for _ in range(2):  # on a loaded machine one interrupt can take a while to land
+            try:
+                await ensure_async(self.km.interrupt_kernel())
+            except Exception:  # noqa: BLE001 - already gone
+                pass
+            msg_id = msg_id or self.kc.execute("", silent=True, store_history=False, allow_stdin=False)
+            if await self._reply(msg_id, time.monotonic() + INTERRUPT_GRACE) is not None or self.dead is not None:
+                return
+        if self.dead is None:
             self.flag(f"unresponsive:{self.label}")
             self.dead = "the notebook's kernel did not stop after a timeout"
             try:
