@@ -580,7 +580,8 @@ class _Report:
 
     def _campaign_spent(self) -> dict[str, float]:
         """What each campaign paid out, CNY (never more than its budget)."""
-        return {p.kind: round(min(CAMPAIGNS[p.kind].unit_cost * self._campaign_reach()[p.kind], p.budget), 2)
+        reach = self._campaign_reach()
+        return {p.kind: round(min(CAMPAIGNS[p.kind].unit_cost * reach[p.kind], p.budget), 2)
                 for p in self.fw.plan.campaigns}
 
     def _release_cost(self) -> float:

@@ -306,7 +306,7 @@ def scan_code(nb: NotebookNode, release_sources: set[str]) -> list[Finding]:
                 for match in pattern.finditer(python):
                     scanner.hits.append((rule, python.count("\n", 0, match.start()) + 1))
         lines = python.splitlines()
-        for number, line in enumerate(_without_comments(python).splitlines(), start=1):
+        for number, line in enumerate(_code_text(python).splitlines(), start=1):
             if _GRADER_WORDS.search(line):
                 scanner.hits.append(("grader", number))
         if known:
@@ -322,7 +322,7 @@ def scan_code(nb: NotebookNode, release_sources: set[str]) -> list[Finding]:
     return findings
 
 
-def _without_comments(python: str) -> str:
+def _code_text(python: str) -> str:
     """``python`` with its comments and its one-line prose strings (a literal with a space: a message, not a
     module path) blanked, line numbers kept; the text itself if it does not tokenize."""
     import io
